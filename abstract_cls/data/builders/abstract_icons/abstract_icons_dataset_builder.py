@@ -1,0 +1,164 @@
+"""abstract_icons: the embedded, openly licensed icon set (Contract 1), no download.
+
+Reads abstract_cls/data/embedded/images.zip (or images-*.zip) and manifest.csv.
+PNG bytes are stored as they are in the zip (each one is still fully decoded once to
+check it is an intact 8-bit RGB PNG); anything else is decoded, fixed and re-encoded.
+"""
+from __future__ import annotations
+
+import csv
+import glob
+import hashlib
+import io
+import os
+import pathlib
+import zipfile
+from typing import Any, Iterator
+
+import tensorflow_datasets as tfds
+from PIL import Image
+
+from abstract_cls import taxonomy
+from abstract_cls.data import decode
+from abstract_cls.data.builders import reporting_builder
+
+EMBEDDED_DIR = pathlib.Path(__file__).resolve().parents[2] / "embedded"
+MANIFEST_COLUMNS = ("file", "split", "class_code", "domain", "l3_object", "source_set",
+                    "icon_name", "license", "design_group", "phash")
+SPLITS = ("train", "validation", "test", "test_unseen_style")
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class ArchiveError(FileNotFoundError):
+  """The embedded archive is missing or its manifest is unusable as a whole."""
+
+
+def _zip_paths(archive_dir: pathlib.Path) -> list[pathlib.Path]:
+  paths = [archive_dir / "images.zip"] if (archive_dir / "images.zip").exists() else []
+  paths += sorted(pathlib.Path(p) for p in glob.glob(os.fspath(archive_dir / "images-*.zip")))
+  return paths
+
+
+def _read_manifest(path: pathlib.Path) -> list[dict[str, str]]:
+  with path.open(newline="", encoding="utf-8") as f:
+    reader = csv.DictReader(f)
+    missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or ())]
+    if missing:
+      raise ArchiveError(f"{path}: manifest lacks columns {missing}; "
+                         f"expected exactly {','.join(MANIFEST_COLUMNS)}")
+    return list(reader)
+
+
+def _is_intact_rgb_png(data: bytes) -> bool:
+  """True for a fully decodable 8-bit RGB PNG that can be stored byte for byte."""
+  if not data.startswith(_PNG_SIGNATURE):
+    return False
+  try:
+    with Image.open(io.BytesIO(data)) as image:
+      if image.format != "PNG" or image.mode != "RGB" or "transparency" in image.info:
+        return False
+      image.load()
+    return True
+  except Exception:  # Corrupt: decode.decode_image below says exactly why.
+    return False
+
+
+class AbstractIcons(reporting_builder.ReportingBuilder):
+  """Icons in the 20 competition classes and three domains, from the embedded archive."""
+
+  name = "abstract_icons"
+  VERSION = tfds.core.Version("1.0.0")
+  RELEASE_NOTES = {"1.0.0": "First version, from Contract 1's archive."}
+
+  def __init__(self, *, archive_dir: str | os.PathLike | None = None, **kwargs: Any):
+    """archive_dir: folder with images.zip + manifest.csv (default: the embedded one)."""
+    self._archive_dir = pathlib.Path(archive_dir).resolve() if archive_dir else EMBEDDED_DIR
+    super().__init__(**kwargs)
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    return tfds.core.DatasetInfo(
+        builder=self,
+        description=__doc__,
+        features=reporting_builder.common_features(),
+        supervised_keys=("image", "label"),
+    )
+
+  def source_description(self, manual_dir: str | None) -> dict[str, Any]:
+    manifest = self._archive_dir / "manifest.csv"
+    return {
+        "archive_dir": os.fspath(self._archive_dir),
+        "manifest_sha256": (hashlib.sha256(manifest.read_bytes()).hexdigest()
+                            if manifest.exists() else None),
+        "zip_bytes": {p.name: p.stat().st_size for p in _zip_paths(self._archive_dir)},
+    }
+
+  def _split_generators(self, dl_manager: tfds.download.DownloadManager):
+    del dl_manager  # Nothing to download: the archive ships with the package.
+    manifest_path = self._archive_dir / "manifest.csv"
+    zip_paths = _zip_paths(self._archive_dir)
+    if not manifest_path.exists() or not zip_paths:
+      raise ArchiveError(
+          f"abstract_icons: no archive in {self._archive_dir} (need manifest.csv and "
+          "images.zip or images-*.zip, see Contract 1 in the team contracts).")
+    members: dict[str, pathlib.Path] = {}
+    for zip_path in zip_paths:
+      with zipfile.ZipFile(zip_path) as archive:
+        for member in archive.namelist():
+          if not member.endswith("/"):
+            members.setdefault(member, zip_path)
+    rows_per_split: dict[str, list[dict[str, str]]] = {s: [] for s in SPLITS}
+    listed: set[str] = set()
+    codes, domains = set(taxonomy.class_codes()), set(taxonomy.DOMAINS[:3])
+    for row in _read_manifest(manifest_path):
+      file = row["file"]
+      if file in listed:
+        self.report.skip(file, "duplicate manifest row")
+      elif row["split"] not in rows_per_split:
+        self.report.skip(file, "unknown split", row["split"])
+      elif row["class_code"] not in codes:
+        self.report.skip(file, "unknown class", row["class_code"])
+      elif row["domain"] not in domains:
+        self.report.skip(file, "unknown domain", row["domain"])
+      elif file not in members:
+        self.report.skip(file, "missing from archive")
+      else:
+        rows_per_split[row["split"]].append(row)
+      listed.add(file)
+    for member in sorted(set(members) - listed):
+      self.report.skip(member, "not in manifest")
+    return {split: self._generate_examples(split=split, rows=rows, members=members)
+            for split, rows in rows_per_split.items() if rows}
+
+  def _generate_examples(self, split: str, rows: list[dict[str, str]],
+                         members: dict[str, pathlib.Path]) -> Iterator[tuple[str, dict]]:
+    open_zips: dict[pathlib.Path, zipfile.ZipFile] = {}
+    try:
+      for row in rows:
+        file = row["file"]
+        zip_path = members[file]
+        if zip_path not in open_zips:
+          open_zips[zip_path] = zipfile.ZipFile(zip_path)
+        try:
+          data = open_zips[zip_path].read(file)
+        except (zipfile.BadZipFile, OSError) as e:  # Bad CRC or compressed stream.
+          self.report.skip(file, "corrupt zip member", str(e))
+          continue
+        if not _is_intact_rgb_png(data):
+          try:
+            decoded = decode.decode_image(data, name=file)
+          except decode.ImageDecodeError as e:
+            self.report.skip(file, e.reason, e.detail)
+            continue
+          data = decode.encode_png(decoded.pixels)
+          self.report.fix(file, "; ".join(decoded.fixes + ("re-encoded as RGB PNG",)))
+        self.report.keep(split)
+        yield file, {
+            "image": data,
+            "label": row["class_code"],
+            "domain": row["domain"],
+            "file_name": file,
+            "l3_object": row["l3_object"],
+        }
+    finally:
+      for archive in open_zips.values():
+        archive.close()

@@ -1,0 +1,87 @@
+"""Base class of the three builders: common features (Contract 2) and the prepare report."""
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+from typing import Any
+
+import numpy as np
+import tensorflow_datasets as tfds
+from etils import epath
+
+from abstract_cls import taxonomy
+from abstract_cls.data.builders import report as report_lib
+
+_LOG = logging.getLogger(__name__)
+
+
+def common_features() -> tfds.features.FeaturesDict:
+  return tfds.features.FeaturesDict({
+      # Stored PNG-encoded; any size (the input pipeline resizes).
+      "image": tfds.features.Image(shape=(None, None, 3), dtype=np.uint8, encoding_format="png"),
+      "label": tfds.features.ClassLabel(names=taxonomy.class_codes()),
+      "domain": tfds.features.ClassLabel(names=taxonomy.DOMAINS),
+      "file_name": tfds.features.Text(),  # path relative to the source (zip member, manual dir)
+      "l3_object": tfds.features.Text(),  # level-3 object type, '' if unknown
+  })
+
+
+class ManualDirError(FileNotFoundError):
+  """The manual dir is missing or does not have the layout the builder expects."""
+
+
+class ReportingBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+  """Writes prepare_report.json into the version folder and prints the counts.
+
+  Subclasses fill `self.report` (a PrepareReport) from `_split_generators` and
+  `_generate_examples`, and describe what they read in `source_description()`.
+  """
+
+  # Text shown when the manual dir is missing or has the wrong layout; None = no manual dir.
+  EXPECTED_LAYOUT: str | None = None
+
+  def __init__(self, **kwargs: Any):
+    super().__init__(**kwargs)
+    self.report: report_lib.PrepareReport | None = None
+
+  @tfds.core.utils.classproperty
+  @classmethod
+  def code_path(cls) -> epath.Path:
+    # TFDS's own lookup goes through the optional package importlib_resources, which
+    # is not installed; the source file is all it needs (to look for checksums.tsv).
+    return epath.Path(inspect.getfile(cls))
+
+  @classmethod
+  def from_options(cls, data_dir: str | os.PathLike | None, **options: Any):
+    """The builder for prepare(); subclasses map options such as stored_short_side to a config."""
+    return cls(data_dir=data_dir, file_format="array_record", **options)
+
+  def source_description(self, manual_dir: str | None) -> dict[str, Any]:
+    """What the prepare reads; prepare() re-prepares when this differs from the report's."""
+    return {"manual_dir": os.path.abspath(manual_dir) if manual_dir else None}
+
+  def check_manual_dir(self, manual_dir: str | os.PathLike) -> str:
+    """Returns the manual dir as a string, or raises ManualDirError with the expected layout."""
+    manual_dir = os.fspath(manual_dir)
+    if not os.path.isdir(manual_dir):
+      raise ManualDirError(
+          f"{self.name}: manual dir {manual_dir!r} does not exist or is not a directory.\n"
+          f"Expected layout:\n{self.EXPECTED_LAYOUT}")
+    return manual_dir
+
+  def _download_and_prepare(self, dl_manager, download_config=None):
+    manual_dir = None
+    if self.EXPECTED_LAYOUT is not None:
+      manual_dir = self.check_manual_dir(dl_manager._manual_dir)  # pylint: disable=protected-access
+    self.report = report_lib.PrepareReport(self.source_description(manual_dir))
+    super()._download_and_prepare(dl_manager=dl_manager, download_config=download_config)
+    # self.data_dir is the temporary version folder here; TFDS renames it when done.
+    self.report.write(self.data_dir)
+    summary = self.report.summary(f"{self.name}/{self.builder_config.name}"
+                                  if self.builder_config else self.name)
+    print(summary, flush=True)
+    _LOG.info("%s", summary)
+
+  def split_counts(self) -> dict[str, int]:
+    return {name: info.num_examples for name, info in self.info.splits.items()}
