@@ -1,0 +1,92 @@
+"""Streaming mode: grain worker processes read, decode and resize on the host.
+
+Element i of the grain dataset is the example at global position i = step * batch + k, chosen
+by the numpy sampler from (seed, step) alone, so the host batch for step N never depends on
+what was read before: restarting at step N is building the dataset from position N * batch.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import grain
+import numpy as np
+
+from abstract_cls.data import sampling
+from abstract_cls.data import sources
+
+# Streams are indexed by position; this many epochs is "forever" for any training run.
+_MAX_EPOCHS = 100_000
+
+
+class _ReadDecodeAt:
+  """Position -> decoded example (picklable: grain sends it to every worker)."""
+
+  def __init__(self, source: Sequence, plan: sampling.EpochPlan, image_size: int):
+    self.source = source
+    self.image_size = image_size
+    self.sampler = sampling.HostSampler(plan)
+    self.batch = plan.global_batch_size
+
+  def __call__(self, position: int) -> dict[str, np.ndarray]:
+    step, k = divmod(int(position), self.batch)
+    index = int(self.sampler.batch_indices(step)[k])
+    return _decode_record(self.source[index], self.image_size, None)
+
+
+class _DecodeRecord:
+  """Record -> decoded example at a size, optionally centre-cropped (official protocol)."""
+
+  def __init__(self, image_size: int, centre_crop: int | None):
+    self.image_size = image_size
+    self.centre_crop = centre_crop
+
+  def __call__(self, record: dict) -> dict[str, np.ndarray]:
+    return _decode_record(record, self.image_size, self.centre_crop)
+
+
+def _decode_record(record: dict, size: int, centre_crop: int | None) -> dict[str, np.ndarray]:
+  label, domain, file_name, _ = sources.record_metadata(record)
+  image = sources.decode_resized(record["image"], size, file_name)
+  if centre_crop:
+    off = (size - centre_crop) // 2
+    image = image[off:off + centre_crop, off:off + centre_crop]
+  return dict(image=image, label=np.int32(label), domain=np.int32(domain))
+
+
+def _iterate(dataset: grain.MapDataset, num_workers: int, buffer: int) -> Iterator:
+  it_ds = dataset.to_iter_dataset()
+  if num_workers > 0:
+    it_ds = it_ds.mp_prefetch(grain.MultiprocessingOptions(
+        num_workers=num_workers, per_worker_buffer_size=max(1, buffer)))
+  return iter(it_ds)
+
+
+class TrainStream:
+  """Host batches for consecutive steps; a jump to another step restarts the workers there."""
+
+  def __init__(self, source: Sequence, plan: sampling.EpochPlan, image_size: int,
+               num_workers: int, buffer: int):
+    self._read = _ReadDecodeAt(source, plan, image_size)
+    self._batch = plan.global_batch_size
+    self._num_workers = num_workers
+    self._buffer = buffer
+    self._iterator = None
+    self._next_step = -1
+
+  def host_batch(self, step: int) -> dict[str, np.ndarray]:
+    step = int(step)
+    if self._iterator is None or step != self._next_step:
+      start = step * self._batch
+      stop = (step + self._read.sampler.plan.steps_per_epoch * _MAX_EPOCHS) * self._batch
+      ds = grain.MapDataset.range(start, stop).map(self._read).batch(
+          self._batch, drop_remainder=True)
+      self._iterator = _iterate(ds, self._num_workers, self._buffer)
+    self._next_step = step + 1
+    return next(self._iterator)
+
+
+def eval_batches(source: Sequence, image_size: int, centre_crop: int | None, batch: int,
+                 num_workers: int, buffer: int) -> Iterator[dict[str, np.ndarray]]:
+  """Decoded examples in source order, `batch` at a time (the last one may be short)."""
+  ds = grain.MapDataset.source(source).map(_DecodeRecord(image_size, centre_crop)).batch(batch)
+  yield from _iterate(ds, num_workers, buffer)
