@@ -1,0 +1,238 @@
+"""Building blocks shared by every model: conv, dense, norm, pooling, dropout.
+
+Why custom layers instead of nnx.Conv / nnx.Linear directly:
+- every weight carries a depth-sortable layer name (``layer_003_conv``) as
+  Variable metadata, so ``layer_norms(grads)`` can order gradient norms by depth
+  without knowing the model;
+- convolutions and max-pools can be lowered two ways (``conv_impl``), because
+  XLA:CPU has a few pathological shapes (see ``cpu_lowering.py``);
+- padding is explicit and symmetric (PyTorch style), so every feature map obeys
+  O = floor((I - K + 2P) / S) + 1, which ``model.trace`` reports and tests check;
+- compute dtype (bfloat16) is applied with float32 parameters and float32
+  batch-norm statistics.
+"""
+import contextlib
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+from jax import lax
+
+from abstract_cls.models import cpu_lowering
+
+_DIMS = ('NHWC', 'HWIO', 'NHWC')
+NORMS = ('batch', 'group', 'none')
+CONV_IMPLS = cpu_lowering.CONV_IMPLS
+
+# While a trace is being recorded this holds the list that conv/pool layers
+# append to; None otherwise. Only touched at Python trace time.
+_trace_log: list[dict[str, Any]] | None = None
+
+
+@contextlib.contextmanager
+def recording():
+  """Collects a dict per conv/pool layer called inside the block."""
+  global _trace_log
+  previous, _trace_log = _trace_log, []
+  try:
+    yield _trace_log
+  finally:
+    _trace_log = previous
+
+
+def _record(name, kind, x, y, kernel, stride, padding):
+  if _trace_log is not None:
+    _trace_log.append(dict(
+        name=name, kind=kind, input_shape=tuple(x.shape),
+        output_shape=tuple(y.shape), kernel=tuple(kernel),
+        stride=tuple(stride), padding=tuple(padding)))
+
+
+def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
+  """O = floor((I - K + 2P) / S) + 1."""
+  return (size - kernel + 2 * padding) // stride + 1
+
+
+class LayerNamer:
+  """Hands out names that sort by depth: layer_001_conv, layer_001_norm, ...
+
+  ``next(kind)`` starts a new depth (a conv or dense layer on the main path);
+  ``same(kind)`` names a layer that sits at the current depth (its norm, the
+  pool after it, or a projection shortcut beside it).
+  """
+
+  def __init__(self):
+    self.depth = 0
+
+  def next(self, kind: str) -> str:
+    self.depth += 1
+    return self.same(kind)
+
+  def same(self, kind: str) -> str:
+    return f'layer_{self.depth:03d}_{kind}'
+
+
+def compute_dtype(name: str):
+  dtypes = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
+  if name not in dtypes:
+    raise ValueError(f'dtype must be one of {sorted(dtypes)}, got {name!r}')
+  return dtypes[name]
+
+
+def scaled(channels: int, width: float) -> int:
+  return max(1, int(round(channels * width)))
+
+
+class Conv(nnx.Module):
+  """2-D convolution, NHWC/HWIO, symmetric padding, selectable lowering."""
+
+  def __init__(self, in_ch: int, out_ch: int, kernel: int, *, stride: int = 1,
+               padding: int = 0, use_bias: bool = False, name: str,
+               dtype=jnp.float32, conv_impl: str = 'auto',
+               kernel_init=nnx.initializers.variance_scaling(
+                   2.0, 'fan_out', 'normal'),
+               rngs: nnx.Rngs):
+    if conv_impl not in CONV_IMPLS:
+      raise ValueError(f'conv_impl must be one of {CONV_IMPLS}, got {conv_impl!r}')
+    self.kernel = nnx.Param(
+        kernel_init(rngs.params(), (kernel, kernel, in_ch, out_ch), jnp.float32),
+        layer=name)
+    self.bias = (nnx.Param(jnp.zeros((out_ch,), jnp.float32), layer=name)
+                 if use_bias else nnx.data(None))
+    self.size, self.stride, self.padding = kernel, stride, padding
+    self.name, self.dtype, self.conv_impl = name, dtype, conv_impl
+
+  def __call__(self, x):
+    x = x.astype(self.dtype)
+    w = self.kernel[...].astype(self.dtype)
+    impl = cpu_lowering.conv_lowering(
+        self.conv_impl, x.shape, w.shape, self.stride)
+    y = conv2d(x, w, self.stride, self.padding, impl)
+    if self.bias is not None:
+      y = y + self.bias[...].astype(self.dtype)
+    _record(self.name, 'conv', x, y, (self.size,) * 2, (self.stride,) * 2,
+            (self.padding,) * 2)
+    return y
+
+
+def conv2d(x, w, stride: int, padding: int, impl: str):
+  """NHWC x HWIO convolution lowered as XLA conv or as patches + dot."""
+  pads = [(padding, padding)] * 2
+  if impl == 'xla':
+    return lax.conv_general_dilated(x, w, (stride, stride), pads,
+                                    dimension_numbers=_DIMS)
+  kh, kw, cin, cout = w.shape
+  if kh == kw == 1 and padding == 0:
+    patches = x[:, ::stride, ::stride, :]
+    return jnp.dot(patches, w.reshape(cin, cout))
+  patches = lax.conv_general_dilated_patches(
+      x, (kh, kw), (stride, stride), pads, dimension_numbers=_DIMS)
+  # Patch features are ordered (C, kh, kw); bring the kernel into that order.
+  return jnp.dot(patches, w.transpose(2, 0, 1, 3).reshape(cin * kh * kw, cout))
+
+
+class Dense(nnx.Module):
+  """Fully connected layer whose parameters carry their depth name."""
+
+  def __init__(self, in_features: int, out_features: int, *, name: str,
+               dtype=jnp.float32, rngs: nnx.Rngs,
+               kernel_init=nnx.initializers.lecun_normal()):
+    self.kernel = nnx.Param(
+        kernel_init(rngs.params(), (in_features, out_features), jnp.float32),
+        layer=name)
+    self.bias = nnx.Param(jnp.zeros((out_features,), jnp.float32), layer=name)
+    self.name, self.dtype = name, dtype
+
+  def __call__(self, x):
+    x = x.astype(self.dtype)
+    return (jnp.dot(x, self.kernel[...].astype(self.dtype))
+            + self.bias[...].astype(self.dtype))
+
+
+class Norm(nnx.Module):
+  """Batch / group / no normalisation; statistics and maths in float32.
+
+  Parameters (scale, bias) carry the depth name; batch statistics do not need
+  it (they are not differentiated).
+  """
+
+  def __init__(self, kind: str, channels: int, *, name: str, dtype=jnp.float32,
+               zero_scale: bool = False, rngs: nnx.Rngs):
+    if kind not in NORMS:
+      raise ValueError(f'norm must be one of {NORMS}, got {kind!r}')
+    self.kind, self.dtype = kind, dtype
+    scale_init = (nnx.initializers.zeros_init() if zero_scale
+                  else nnx.initializers.ones_init())
+    meta = dict(scale_metadata={'layer': name}, bias_metadata={'layer': name})
+    if kind == 'batch':
+      # momentum 0.9 == PyTorch's 0.1: running stats settle within short runs.
+      self.layer = nnx.BatchNorm(channels, momentum=0.9, epsilon=1e-5,
+                                 dtype=jnp.float32, scale_init=scale_init,
+                                 rngs=rngs, **meta)
+    elif kind == 'group':
+      self.layer = nnx.GroupNorm(channels, num_groups=math.gcd(32, channels),
+                                 epsilon=1e-5, dtype=jnp.float32,
+                                 scale_init=scale_init, rngs=rngs, **meta)
+    else:
+      self.layer = nnx.data(None)
+
+  def __call__(self, x):
+    if self.layer is None:
+      return x
+    return self.layer(x).astype(self.dtype)
+
+
+class Dropout(nnx.Module):
+  """nnx.Dropout that is a no-op (and needs no rng) when the rate is 0."""
+
+  def __init__(self, rate: float, *, rngs: nnx.Rngs):
+    if not 0.0 <= rate < 1.0:
+      raise ValueError(f'dropout must be in [0, 1), got {rate}')
+    self.layer = nnx.Dropout(rate, rngs=rngs) if rate > 0 else nnx.data(None)
+
+  def __call__(self, x):
+    return x if self.layer is None else self.layer(x)
+
+
+def max_pool(x, size: int, stride: int, padding: int = 0, *, name: str,
+             conv_impl: str = 'auto'):
+  """Max pool with -inf padding; reduce_window or strided slices."""
+  impl = cpu_lowering.pool_lowering(conv_impl, x.shape, size, stride)
+  if impl == 'xla':
+    y = lax.reduce_window(x, -jnp.inf, lax.max, (1, size, size, 1),
+                          (1, stride, stride, 1),
+                          [(0, 0), (padding, padding), (padding, padding),
+                           (0, 0)])
+  else:
+    y = _max_pool_slices(x, size, stride, padding)
+  _record(name, 'pool', x, y, (size, size), (stride, stride),
+          (padding, padding))
+  return y
+
+
+def _max_pool_slices(x, size, stride, padding):
+  # Elementwise max of size*size strided views: its gradient is a few selects
+  # and pads, which XLA:CPU runs far faster than reduce_window's gradient.
+  _, h, w, _ = x.shape
+  ho = output_size(h, size, stride, padding)
+  wo = output_size(w, size, stride, padding)
+  if padding:
+    x = jnp.pad(x, [(0, 0), (padding, padding), (padding, padding), (0, 0)],
+                constant_values=-jnp.inf)
+  y = None
+  for i in range(size):
+    for j in range(size):
+      view = lax.slice(x, (0, i, j, 0),
+                       (x.shape[0], i + stride * (ho - 1) + 1,
+                        j + stride * (wo - 1) + 1, x.shape[3]),
+                       (1, stride, stride, 1))
+      y = view if y is None else jnp.maximum(y, view)
+  return y
+
+
+def global_avg_pool(x, *, name: str):
+  y = jnp.mean(x.astype(jnp.float32), axis=(1, 2), keepdims=True).astype(x.dtype)
+  _record(name, 'pool', x, y, x.shape[1:3], (1, 1), (0, 0))
+  return y.reshape(y.shape[0], -1)
