@@ -1,0 +1,1 @@
+"""Evaluation: metrics as the official evaluators compute them, and the report files."""
