@@ -185,6 +185,13 @@ def decode_image(source: str | os.PathLike | bytes, *, name: str | None = None,
   return DecodedImage(pixels, tuple(fixes), source_format, source_size)
 
 
+def downscale_to_shorter_side(pixels: np.ndarray, shorter_side: int) -> np.ndarray:
+  """Downscales uint8 RGB so the shorter side is `shorter_side`; smaller images unchanged."""
+  if min(pixels.shape[:2]) <= shorter_side:
+    return pixels
+  return np.asarray(_downscaled(Image.fromarray(pixels, "RGB"), shorter_side), dtype=np.uint8)
+
+
 def load_image_rgb(source: str | os.PathLike | bytes, *, name: str | None = None,
                    shorter_side: int | None = None,
                    max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:

@@ -10,9 +10,11 @@ import tensorflow_datasets as tfds
 from abstract_cls.data.builders import report as report_lib
 from abstract_cls.data.builders import reporting_builder
 from abstract_cls.data.builders.abstract_icons import AbstractIcons
+from abstract_cls.data.builders.aihub_abstract import AihubAbstract
+from abstract_cls.data.builders.dcc2022 import Dcc2022
 
 BUILDERS: dict[str, type[reporting_builder.ReportingBuilder]] = {
-    b.name: b for b in (AbstractIcons,)}
+    b.name: b for b in (AbstractIcons, Dcc2022, AihubAbstract)}
 
 
 def _is_stale(builder: reporting_builder.ReportingBuilder, manual_dir: str | None) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-from typing import Any
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -34,8 +34,11 @@ class ManualDirError(FileNotFoundError):
 class ReportingBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
   """Writes prepare_report.json into the version folder and prints the counts.
 
-  Subclasses fill `self.report` (a PrepareReport) from `_split_generators` and
-  `_generate_examples`, and describe what they read in `source_description()`.
+  Subclasses list the items of each split in `_split_generators` (reporting what they
+  leave out there), turn one item into a `(key, example)` in `_example` (or return None
+  after reporting why it was skipped), and return `self.generators(items_per_split)`.
+  Splits left without any usable item are dropped (TFDS cannot write an empty split);
+  their items are all in the report.
   """
 
   # Text shown when the manual dir is missing or has the wrong layout; None = no manual dir.
@@ -82,6 +85,32 @@ class ReportingBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                                   if self.builder_config else self.name)
     print(summary, flush=True)
     _LOG.info("%s", summary)
+
+  def _example(self, item: Any) -> tuple[str, dict] | None:
+    raise NotImplementedError
+
+  def generators(self, items_per_split: dict[str, Sequence[Any]]) -> dict[str, Iterator]:
+    generators = {}
+    for split, items in items_per_split.items():
+      for i, item in enumerate(items):  # Find the first usable item before committing a split.
+        first = self._example(item)
+        if first is not None:
+          generators[split] = self._generate_examples(split=split, first=first,
+                                                      rest=items[i + 1:])
+          break
+    if not generators:
+      raise ValueError(f"{self.name}: no usable image at all.\n{self.report.summary(self.name)}")
+    return generators
+
+  def _generate_examples(self, split: str, first: tuple[str, dict],
+                         rest: Sequence[Any]) -> Iterator[tuple[str, dict]]:
+    self.report.keep(split)
+    yield first
+    for item in rest:
+      example = self._example(item)
+      if example is not None:
+        self.report.keep(split)
+        yield example
 
   def split_counts(self) -> dict[str, int]:
     return {name: info.num_examples for name, info in self.info.splits.items()}

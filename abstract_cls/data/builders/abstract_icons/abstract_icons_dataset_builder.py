@@ -13,7 +13,7 @@ import io
 import os
 import pathlib
 import zipfile
-from typing import Any, Iterator
+from typing import Any
 
 import tensorflow_datasets as tfds
 from PIL import Image
@@ -126,39 +126,42 @@ class AbstractIcons(reporting_builder.ReportingBuilder):
       listed.add(file)
     for member in sorted(set(members) - listed):
       self.report.skip(member, "not in manifest")
-    return {split: self._generate_examples(split=split, rows=rows, members=members)
-            for split, rows in rows_per_split.items() if rows}
+    self._members = members
+    return self.generators({split: rows for split, rows in rows_per_split.items() if rows})
 
-  def _generate_examples(self, split: str, rows: list[dict[str, str]],
-                         members: dict[str, pathlib.Path]) -> Iterator[tuple[str, dict]]:
-    open_zips: dict[pathlib.Path, zipfile.ZipFile] = {}
+  def _read_member(self, file: str) -> bytes:
+    zip_path = self._members[file]
+    if zip_path not in self._open_zips:
+      self._open_zips[zip_path] = zipfile.ZipFile(zip_path)
+    return self._open_zips[zip_path].read(file)
+
+  def _download_and_prepare(self, dl_manager, download_config=None):
+    self._open_zips: dict[pathlib.Path, zipfile.ZipFile] = {}
     try:
-      for row in rows:
-        file = row["file"]
-        zip_path = members[file]
-        if zip_path not in open_zips:
-          open_zips[zip_path] = zipfile.ZipFile(zip_path)
-        try:
-          data = open_zips[zip_path].read(file)
-        except (zipfile.BadZipFile, OSError) as e:  # Bad CRC or compressed stream.
-          self.report.skip(file, "corrupt zip member", str(e))
-          continue
-        if not _is_intact_rgb_png(data):
-          try:
-            decoded = decode.decode_image(data, name=file)
-          except decode.ImageDecodeError as e:
-            self.report.skip(file, e.reason, e.detail)
-            continue
-          data = decode.encode_png(decoded.pixels)
-          self.report.fix(file, "; ".join(decoded.fixes + ("re-encoded as RGB PNG",)))
-        self.report.keep(split)
-        yield file, {
-            "image": data,
-            "label": row["class_code"],
-            "domain": row["domain"],
-            "file_name": file,
-            "l3_object": row["l3_object"],
-        }
+      super()._download_and_prepare(dl_manager, download_config)
     finally:
-      for archive in open_zips.values():
+      for archive in self._open_zips.values():
         archive.close()
+
+  def _example(self, row: dict[str, str]) -> tuple[str, dict] | None:
+    file = row["file"]
+    try:
+      data = self._read_member(file)
+    except (zipfile.BadZipFile, OSError) as e:  # Bad CRC or compressed stream.
+      self.report.skip(file, "corrupt zip member", str(e))
+      return None
+    if not _is_intact_rgb_png(data):
+      try:
+        decoded = decode.decode_image(data, name=file)
+      except decode.ImageDecodeError as e:
+        self.report.skip(file, e.reason, e.detail)
+        return None
+      data = decode.encode_png(decoded.pixels)
+      self.report.fix(file, "; ".join(decoded.fixes + ("re-encoded as RGB PNG",)))
+    return file, {
+        "image": data,
+        "label": row["class_code"],
+        "domain": row["domain"],
+        "file_name": file,
+        "l3_object": row["l3_object"],
+    }

@@ -1,0 +1,114 @@
+"""dcc2022 and aihub_abstract: every bad-input case, exact kept/skipped/fixed, class order.
+
+tfds.testing.DatasetBuilderTestCase needs TensorFlow (not installed); these pytest tests
+prepare from manual dirs built in tmp_path and check split counts and prepare_report.json.
+"""
+import numpy as np
+import pytest
+
+import manual_fixtures
+from abstract_cls import taxonomy
+from abstract_cls.data import builders
+
+SIDE = 32  # small stored size keeps the test fast; the default is 256
+
+
+def _records(builder, split):
+  source = builder.as_data_source(split)
+  return {r["file_name"].decode(): r for r in (source[i] for i in range(len(source)))}
+
+
+def _check_report(builder, expected):
+  assert builder.split_counts() == expected["kept"]
+  report = builders.read_report(builder.data_dir)
+  assert report["kept"] == sum(expected["kept"].values())
+  assert {e["file"]: e["reason"] for e in report["skipped"]} == expected["skipped"]
+  assert len(report["skipped"]) == len(expected["skipped"])  # each listed exactly once
+  assert sorted(e["file"] for e in report["fixed"]) == expected["fixed"]
+  return report
+
+
+def test_dcc2022_split_layout_every_bad_input(tmp_path):
+  expected = manual_fixtures.make_dcc2022(tmp_path / "manual")
+  builder = builders.prepare("dcc2022", tmp_path / "tfds", tmp_path / "manual",
+                             stored_short_side=SIDE)
+  report = _check_report(builder, expected)
+  assert builder.data_dir.endswith(f"dcc2022/s{SIDE}/1.0.0")
+  fixes = {e["file"]: e["what"] for e in report["fixed"]}
+  assert "CMYK -> RGB" in fixes["train/L2_3/cmykxxxxxxxxxxxxxxxx.jpg"]
+  assert "EXIF orientation 6" in fixes["train/L2_10/exifxxxxxxxxxxxxxxxx.jpg"]
+  train = _records(builder, "train")
+  assert train["train/L2_10/largexxxxxxxxxxxxxxx.jpg"]["image"].shape == (SIDE, 48, 3)
+  assert train["train/L2_10/exifxxxxxxxxxxxxxxxx.jpg"]["image"].shape == (40, 24, 3)
+  rgba = train["train/L2_10/rgbaxxxxxxxxxxxxxxxx.png"]["image"]
+  assert (rgba[0, 0] == 255).all() and (rgba[10, 0] == 0).all()  # transparent -> white
+  assert all(r["domain"] == taxonomy.DOMAIN_INDEX["UNKNOWN"] for r in train.values())
+
+
+def test_class_index_is_lexicographic_folder_order(tmp_path):
+  manual_fixtures.make_dcc2022(tmp_path / "manual")
+  builder = builders.prepare("dcc2022", tmp_path / "tfds", tmp_path / "manual",
+                             stored_short_side=SIDE)
+  labels = {name.split("/")[1]: int(r["label"]) for name, r in _records(builder, "train").items()}
+  assert labels == {"L2_10": 0, "L2_3": 8, "L2_52": 19}
+  assert builder.info.features["label"].names == sorted(taxonomy.class_codes())
+
+
+def test_dcc2022_single_folder_layout_is_train_only(tmp_path):
+  expected = manual_fixtures.make_dcc2022(tmp_path / "manual", split_layout=False)
+  builder = builders.prepare("dcc2022", tmp_path / "tfds", tmp_path / "manual",
+                             stored_short_side=SIDE)
+  _check_report(builder, expected)
+
+
+@pytest.mark.parametrize("make", ["missing", "wrong_layout"])
+def test_dcc2022_bad_manual_dir_says_expected_layout(tmp_path, make):
+  manual = tmp_path / "manual"
+  if make == "wrong_layout":
+    (manual / "photos").mkdir(parents=True)
+    (manual / "list.csv").write_text("x\n")
+  with pytest.raises(builders.ManualDirError, match="Expected layout:(.|\n)*L2_10"):
+    builders.prepare("dcc2022", tmp_path / "tfds", manual)
+
+
+def test_not_prepared_without_manual_dir_is_a_clear_error(tmp_path):
+  with pytest.raises(builders.ManualDirError, match="needs manual_dir"):
+    builders.prepare("aihub_abstract", tmp_path / "tfds")
+
+
+def test_aihub_every_bad_input(tmp_path):
+  expected = manual_fixtures.make_aihub(tmp_path / "manual")
+  builder = builders.prepare("aihub_abstract", tmp_path / "tfds", tmp_path / "manual",
+                             stored_short_side=SIDE)
+  _check_report(builder, expected)
+  train = _records(builder, "train")
+  prefix = "1.Training/원천데이터/TS3/ABSTRACT_SKETCH/L1_6/"
+  earrings = train[prefix + "L2_46/s_0816_1_1.jpg"]
+  assert earrings["label"] == taxonomy.class_index("L2_46")
+  assert earrings["l3_object"].decode() == "earrings"
+  assert earrings["image"].shape == (32, 40, 3)  # not cropped by default
+  horse = train[prefix + "flat/s_0554_6_1.jpg"]
+  assert (horse["label"], horse["l3_object"].decode()) == (taxonomy.class_index("L2_33"), "horse")
+  domains = {name.rsplit("/", 1)[1][0]: int(r["domain"]) for name, r in train.items()}
+  assert domains == {"s": 0, "i": 1, "p": 2}
+  (validation,) = _records(builder, "validation").values()
+  assert validation["label"] == taxonomy.class_index("L2_3")
+
+
+def test_aihub_crop_to_bbox(tmp_path):
+  manual_fixtures.make_aihub(tmp_path / "manual")
+  builder = builders.prepare("aihub_abstract", tmp_path / "tfds", tmp_path / "manual",
+                             stored_short_side=SIDE, crop_to_bbox=True)
+  assert builder.data_dir.endswith(f"aihub_abstract/crop_s{SIDE}/1.0.0")
+  train = _records(builder, "train")
+  # abs_bbox "[2, 3, 20, 10]" on a 40x32 image -> 10 rows x 20 columns.
+  image = train["1.Training/원천데이터/TS3/ABSTRACT_SKETCH/L1_6/L2_46/s_0816_1_1.jpg"]["image"]
+  assert image.shape == (10, 20, 3)
+  assert np.asarray(image).dtype == np.uint8
+
+
+def test_reading_a_prepared_dataset_needs_no_manual_dir(tmp_path):
+  manual_fixtures.make_dcc2022(tmp_path / "manual", split_layout=False)
+  builders.prepare("dcc2022", tmp_path / "tfds", tmp_path / "manual", stored_short_side=SIDE)
+  builder = builders.prepare("dcc2022", tmp_path / "tfds", stored_short_side=SIDE)
+  assert builder.split_counts() == {"train": 12}
