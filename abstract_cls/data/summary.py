@@ -80,7 +80,9 @@ def summarize(builder) -> dict[str, Any]:
 
 def format_tables(summary: dict[str, Any]) -> str:
   lines = [f"{summary['dataset']} ({summary['config'] or 'default'}) in {summary['data_dir']}"]
-  domains = [d for d in taxonomy.DOMAINS]
+  # Only the domains this dataset has (dcc2022 is all UNKNOWN, abstract_icons never).
+  used = {d for s in summary["splits"].values() for d, n in s["per_domain"].items() if n}
+  domains = [d for d in taxonomy.DOMAINS if d in used]
   for split, s in summary["splits"].items():
     ratio = s["imbalance_ratio"]
     lines += ["", f"== {split}: {s['num_examples']} images, imbalance max/min "
@@ -89,7 +91,8 @@ def format_tables(summary: dict[str, Any]) -> str:
               + f" {'total':>7s}"]
     for info, row in zip(taxonomy.classes(), s["counts"]):
       lines.append(f"{info.code:7s} {info.name[:34]:34s} "
-                   + " ".join(f"{n:12d}" for n in row) + f" {sum(row):7d}")
+                   + " ".join(f"{row[taxonomy.DOMAIN_INDEX[d]]:12d}" for d in domains)
+                   + f" {sum(row):7d}")
     lines.append(f"{'total':42s} " + " ".join(f"{s['per_domain'][d]:12d}" for d in domains)
                  + f" {s['num_examples']:7d}")
     if s["missing_classes"]:
@@ -107,7 +110,7 @@ def plot(summary: dict[str, Any], path: str) -> None:
   import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
   splits = list(summary["splits"])
   codes = taxonomy.class_codes()
-  fig, axes = plt.subplots(len(splits), 1, figsize=(12, 2.8 * len(splits) + 0.6), squeeze=False)
+  fig, axes = plt.subplots(len(splits), 1, figsize=(13, 3.4 * len(splits) + 0.6), squeeze=False)
   colours = ("#4c72b0", "#dd8452", "#55a868", "#8c8c8c")
   x = np.arange(len(codes))
   for ax, split in zip(axes[:, 0], splits):
@@ -120,10 +123,13 @@ def plot(summary: dict[str, Any], path: str) -> None:
     s = summary["splits"][split]
     ratio = f", imbalance {s['imbalance_ratio']:.1f}x" if s["imbalance_ratio"] else ""
     ax.set_title(f"{split}: {s['num_examples']} images{ratio}", fontsize=10, loc="left")
-    ax.set_xticks(x, [f"{c}\n{info.name[:14]}" for c, info in zip(codes, taxonomy.classes())],
-                  fontsize=7)
+    ax.set_xticks(x, [f"{c} {info.name[:16]}" for c, info in zip(codes, taxonomy.classes())],
+                  fontsize=7, rotation=35, ha="right", rotation_mode="anchor")
+    for xi, total in zip(x, bottom):
+      ax.text(xi, total, f"{int(total)}", ha="center", va="bottom", fontsize=6)
     ax.set_ylabel("images")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.margins(y=0.12)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(axis="y", alpha=0.3)
   fig.suptitle(f"{summary['dataset']} ({summary['config'] or 'default'}): images per class "
                "and domain", fontsize=11)
