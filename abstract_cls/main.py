@@ -1,0 +1,56 @@
+"""Command line: train, evaluate or predict.
+
+  python -m abstract_cls.main --config=configs/resnet.py --workdir=/tmp/w
+  python -m abstract_cls.main --config=configs/resnet.py --workdir=/tmp/w --mode=eval \
+      [--config.data.name=dcc2022 --config.data.manual_dir=DIR --config.eval.split=train]
+  python -m abstract_cls.main --config=configs/resnet.py --workdir=/tmp/w --mode=predict \
+      --input=DIR_OR_FILES [--output=predictions.csv]
+
+Any config field can be overridden: --config.optimizer.lr=0.05. The logic lives in
+abstract_cls.train; this file only parses flags and reports errors in one line.
+"""
+import sys
+
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (configs/*.py).",
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory: checkpoints, logs, reports.")
+_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval", "predict"], "What to do.")
+_INPUT = flags.DEFINE_list("input", [], "--mode=predict: image files and/or folders.")
+_OUTPUT = flags.DEFINE_string("output", "", "--mode=predict: CSV path "
+                              "(default WORKDIR/predictions.csv).")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  # Imported here so --help and flag errors do not pay for importing JAX.
+  from abstract_cls.train import errors  # pylint: disable=g-import-not-at-top
+  config, workdir = _CONFIG.value, _WORKDIR.value
+  try:
+    if _MODE.value == "train":
+      from abstract_cls.train import loop  # pylint: disable=g-import-not-at-top
+      result = loop.train_and_evaluate(config, workdir)
+      split_metrics = result["eval"][config.eval.split]
+      if split_metrics:
+        print(f"Finished at step {result['step']}: {config.eval.split} accuracy "
+              f"{split_metrics['accuracy']:.4f}, macro-F1 {split_metrics['macro_f1']:.4f}")
+    elif _MODE.value == "eval":
+      from abstract_cls.train import evaluate  # pylint: disable=g-import-not-at-top
+      evaluate.run_eval(config, workdir)
+    else:
+      from abstract_cls.train import predict  # pylint: disable=g-import-not-at-top
+      if not _INPUT.value:
+        raise app.UsageError("--mode=predict needs --input=DIR_OR_FILES")
+      predict.run_predict(config, workdir, _INPUT.value, _OUTPUT.value)
+  except (errors.ConfigError, errors.CheckpointNotFoundError, FloatingPointError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,29 @@
+"""Up-front config checks, so a wrong name fails in one line before anything is built."""
+from __future__ import annotations
+
+from abstract_cls.train import optimizer as optimizer_lib
+from abstract_cls.train.errors import ConfigError
+
+# Contract 2 builders plus the pipeline's generated stand-in for tests and smoke runs.
+KNOWN_DATASETS = ("abstract_icons", "dcc2022", "aihub_abstract", "synthetic")
+CHECKPOINT_CHOICES = ("best", "latest")
+
+
+def validate_config(config) -> None:
+  """Raises ConfigError naming the field for unknown data sets, optimisers, schedules etc."""
+  if config.data.name not in KNOWN_DATASETS:
+    raise ConfigError(f"data.name={config.data.name!r} is not a known data set; known: "
+                      f"{', '.join(KNOWN_DATASETS)}")
+  if config.optimizer.name not in optimizer_lib.OPTIMIZERS:
+    raise ConfigError(f"optimizer.name={config.optimizer.name!r}; expected one of "
+                      f"{optimizer_lib.OPTIMIZERS}")
+  if config.optimizer.schedule not in optimizer_lib.SCHEDULES:
+    raise ConfigError(f"optimizer.schedule={config.optimizer.schedule!r}; expected one of "
+                      f"{optimizer_lib.SCHEDULES}")
+  checkpoint = str(config.eval.checkpoint)
+  if checkpoint not in CHECKPOINT_CHOICES and not checkpoint.isdigit():
+    raise ConfigError(f"eval.checkpoint={checkpoint!r}; expected 'best', 'latest' or a step")
+  if config.train.batch_size <= 0 or config.eval.batch_size <= 0:
+    raise ConfigError("train.batch_size and eval.batch_size must be positive")
+  if config.train.num_epochs <= 0 and config.train.max_steps <= 0:
+    raise ConfigError("set train.num_epochs or train.max_steps to a positive value")

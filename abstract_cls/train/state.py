@@ -1,0 +1,86 @@
+"""Model construction and the train state: a plain dict of arrays, replicated over the mesh.
+
+    state = {'step': int32[], 'params': {...}, 'rest': {...}, 'opt_state': optax state,
+             'ema': {...} (copy of params when optimizer.ema_decay > 0, else {})}
+
+'params' are the nnx.Param leaves as a pure dict; 'rest' is every other variable (batch-norm
+statistics, dropout RNG state). The module structure lives in two static graph definitions,
+one in train mode and one in eval mode, so no mode switch happens inside jit:
+nnx.merge(graphs.train, params, rest) is the model.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from flax import nnx
+import jax
+import jax.numpy as jnp
+import optax
+
+from abstract_cls import models as models_lib
+from abstract_cls import taxonomy
+from abstract_cls.train import mesh as mesh_lib
+from abstract_cls.train.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class Graphs:
+  train: nnx.GraphDef
+  eval: nnx.GraphDef
+
+
+def build_model(model_config, seed: int) -> nnx.Module:
+  known = models_lib.list_models()
+  if model_config.name not in known:
+    raise ConfigError(f"model.name={model_config.name!r} is not a known model; "
+                      f"known: {', '.join(known)}")
+  options = model_config.options.to_dict() if "options" in model_config else {}
+  return models_lib.get_model(model_config.name, num_classes=taxonomy.NUM_CLASSES,
+                              rngs=nnx.Rngs(seed), **options)
+
+
+def split_model(model: nnx.Module):
+  """-> (Graphs, params pure dict, rest pure dict); leaves the model in eval mode."""
+  model.train()
+  train_graph, params, rest = nnx.split(model, nnx.Param, ...)
+  model.eval()
+  eval_graph, _, _ = nnx.split(model, nnx.Param, ...)
+  return Graphs(train_graph, eval_graph), params.to_pure_dict(), rest.to_pure_dict()
+
+
+def _init_fn(config, optimizer, graphs_out: list):
+  def init():
+    model = build_model(config.model, config.seed)
+    graphs, params, rest = split_model(model)
+    graphs_out.append(graphs)
+    ema = params if config.optimizer.ema_decay > 0 else {}
+    return dict(step=jnp.zeros((), jnp.int32), params=params, rest=rest,
+                opt_state=optimizer.init(params), ema=ema)
+  return init
+
+
+def create_train_state(config, mesh, optimizer: optax.GradientTransformation):
+  """Builds model and optimiser state directly on the mesh (replicated) under one jit.
+
+  Building under jit means every process computes the same initial values itself, so
+  nothing is broadcast between hosts. Returns (Graphs, state).
+  """
+  graphs = []
+  init = _init_fn(config, optimizer, graphs)
+  state = jax.jit(init, out_shardings=mesh_lib.replicated(mesh))()
+  return graphs[0], state
+
+
+def abstract_train_state(config, mesh, optimizer):
+  """(Graphs, state of ShapeDtypeStructs with replicated shardings) without computing anything."""
+  graphs = []
+  abstract = jax.eval_shape(_init_fn(config, optimizer, graphs))
+  sharding = mesh_lib.replicated(mesh)
+  abstract = jax.tree_util.tree_map(
+      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), abstract)
+  return graphs[0], abstract
+
+
+def inference_params(state):
+  """The weights to evaluate with: the EMA copy when one is kept."""
+  return state["ema"] if state["ema"] else state["params"]
