@@ -22,7 +22,8 @@ import numpy as np
 
 from abstract_cls import taxonomy
 
-_DATASET = flags.DEFINE_string("dataset", "abstract_icons", "abstract_icons | dcc2022 | aihub_abstract")
+_DATASET = flags.DEFINE_string("dataset", "abstract_icons",
+                               "abstract_icons | dcc2022 | aihub_abstract")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data dir (default: TFDS's)")
 _MANUAL_DIR = flags.DEFINE_string("manual_dir", None, "manual dir (dcc2022, aihub_abstract)")
 _OUT = flags.DEFINE_string("out", None, "where to write summary.json and the chart (default: none)")

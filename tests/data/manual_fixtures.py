@@ -113,7 +113,8 @@ def make_aihub(root: pathlib.Path) -> dict:
   skipped[f"{prefix_lbl}L2_46/s_0816_21_1.json"] = "malformed JSON"
   pair("L2_46", "s_0816_22_1", ".jpg", images.rgb(), b'{"something_else": {}}')
   skipped[f"{prefix_lbl}L2_46/s_0816_22_1.json"] = "malformed JSON"
-  skipped[pair("L2_46", "s_0816_23_1", ".jpg", images.rgb(), _label("", "PHOTO"))] = "unknown domain"
+  photo = pair("L2_46", "s_0816_23_1", ".jpg", images.rgb(), _label("", "PHOTO"))
+  skipped[photo] = "unknown domain"
   pair("L2_46", "s_0816_24_1", ".jpg", images.rgb(), _label("../../../../../../../etc/passwd"))
   skipped[f"{prefix_lbl}L2_46/s_0816_24_1.json"] = "abs_path escapes the manual dir"
   pair("L2_46", "s_0816_25_1", ".jpg", None, _label(""))

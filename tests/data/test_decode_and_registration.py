@@ -1,4 +1,4 @@
-"""decode.load_image_rgb on every kind of input; `import abstract_cls.data` registers the builders."""
+"""decode.load_image_rgb on every kind of input; `import abstract_cls.data` registers builders."""
 import subprocess
 import sys
 

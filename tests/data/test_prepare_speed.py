@@ -1,6 +1,7 @@
 """abstract_icons prepare time on a synthetic 10,000-icon archive (budget: < 60 s on 2 cores).
 
-Slow (writing the archive takes a while): `python -m pytest -m slow tests/data/test_prepare_speed.py -s`.
+Slow (writing the archive takes a while):
+  python -m pytest -m slow -s tests/data/test_prepare_speed.py
 """
 import time
 

@@ -44,15 +44,17 @@ class AihubAbstractConfig(tfds.core.BuilderConfig):
 
 
 def config_name(stored_short_side: int | None, crop_to_bbox: bool) -> str:
-  return f"{'crop' if crop_to_bbox else 'full'}_{f's{stored_short_side}' if stored_short_side else 'original'}"
+  size = f"s{stored_short_side}" if stored_short_side else "original"
+  return f"{'crop' if crop_to_bbox else 'full'}_{size}"
 
 
 def _config(stored_short_side: int | None, crop_to_bbox: bool) -> AihubAbstractConfig:
+  size = (f"shorter side downscaled to {stored_short_side} px" if stored_short_side
+          else "original size")
   return AihubAbstractConfig(
       name=config_name(stored_short_side, crop_to_bbox), stored_short_side=stored_short_side,
       crop_to_bbox=crop_to_bbox,
-      description=f"{'cropped to abs_bbox' if crop_to_bbox else 'whole image'}, "
-      f"{f'shorter side downscaled to {stored_short_side} px' if stored_short_side else 'original size'}")
+      description=f"{'cropped to abs_bbox' if crop_to_bbox else 'whole image'}, {size}")
 
 
 def find_split_roots(manual_dir: str, depth: int = 2) -> dict[str, str]:
@@ -224,7 +226,8 @@ class AihubAbstract(reporting_builder.ReportingBuilder):
     return items
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
-    self._manual_dir = os.path.abspath(os.fspath(dl_manager._manual_dir))  # pylint: disable=protected-access
+    manual_dir = dl_manager._manual_dir  # pylint: disable=protected-access
+    self._manual_dir = os.path.abspath(os.fspath(manual_dir))
     self._real_manual_dir = os.path.realpath(self._manual_dir)
     roots = find_split_roots(self._manual_dir)
     return self.generators({split: self._items(root) for split, root in roots.items()})
@@ -252,7 +255,8 @@ class AihubAbstract(reporting_builder.ReportingBuilder):
     try:
       # Crop coordinates refer to the full image: decode at full size before cropping.
       decoded = decode.decode_image(
-          item.image, name=name, shorter_side=None if config.crop_to_bbox else config.stored_short_side)
+          item.image, name=name,
+          shorter_side=None if config.crop_to_bbox else config.stored_short_side)
     except decode.ImageDecodeError as e:
       self.report.skip(name, e.reason, e.detail)
       return None

@@ -91,7 +91,8 @@ class Dcc2022(reporting_builder.ReportingBuilder):
         supervised_keys=("image", "label"))
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
-    manual_dir = os.path.abspath(os.fspath(dl_manager._manual_dir))  # pylint: disable=protected-access
+    manual_dir = dl_manager._manual_dir  # pylint: disable=protected-access
+    manual_dir = os.path.abspath(os.fspath(manual_dir))
     split_roots = find_split_roots(manual_dir)
     if split_roots.get("train") != manual_dir:  # split layout: list what else is at the top
       used = set(split_roots.values())
