@@ -22,6 +22,10 @@ from PIL import ImageOps
 # 2480x3508 (8.7 Mpx) and sides go up to 5,000 px, so 64 Mpx leaves ample room.
 MAX_IMAGE_PIXELS = 64 * 1024 * 1024
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+# Pillow only warns between MAX_IMAGE_PIXELS and twice that (and raises above): make the
+# warning an error process-wide (a per-call warnings.catch_warnings is not thread-safe).
+# _open() also checks the size itself, so a filter reset (pytest does) changes nothing.
+warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
 _WHITE = (255, 255, 255)
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
@@ -64,11 +68,7 @@ def _read_bytes(source: str | os.PathLike | bytes, name: str) -> bytes:
 def _open(data: bytes, name: str, max_pixels: int) -> Image.Image:
   """Opens (header only) and enforces the pixel limit before any pixel is decoded."""
   try:
-    # Pillow warns between MAX_IMAGE_PIXELS and twice that and raises above; both
-    # mean "bomb" here. The explicit check below also covers a caller's lower limit.
-    with warnings.catch_warnings():
-      warnings.simplefilter("error", Image.DecompressionBombWarning)
-      image = Image.open(io.BytesIO(data))
+    image = Image.open(io.BytesIO(data))
   except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
     raise ImageDecodeError(name, "decompression bomb", str(e)) from None
   except Image.UnidentifiedImageError:

@@ -1,6 +1,7 @@
 """decode.load_image_rgb on every kind of input; `import abstract_cls.data` registers builders."""
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -76,3 +77,10 @@ def test_import_registers_all_builders_without_jax():
           "'jax' in sys.modules)")
   out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
   assert out.stdout.split() == ["True", "False"]
+
+
+def test_bomb_rejected_even_if_pillow_warnings_are_ignored():
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    with pytest.raises(decode.ImageDecodeError, match="decompression bomb"):
+      decode.load_image_rgb(images.bomb_png(9000, 9000))
