@@ -10,6 +10,9 @@ import image_fixtures as images
 from abstract_cls.data import decode
 from abstract_cls.data.builders.aihub_abstract import aihub_abstract_dataset_builder as aihub
 
+# As in production (decode.py sets it; pytest resets warning filters per test).
+pytestmark = pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarning")
+
 
 @pytest.mark.parametrize("data, fix", [
     (images.rgb(), None),
@@ -19,7 +22,7 @@ from abstract_cls.data.builders.aihub_abstract import aihub_abstract_dataset_bui
     (images.cmyk_jpeg(), "CMYK -> RGB"),
     (images.grey16_png(), "high bit depth (I;16) -> 8-bit RGB"),
     (images.exif_rotated_jpeg(), "EXIF orientation 6 applied"),
-])
+], ids=["rgb", "rgba", "palette", "grey", "cmyk", "grey16", "exif"])
 def test_repairable_images_decode_to_uint8_rgb(data, fix):
   decoded = decode.decode_image(data)
   assert decoded.pixels.dtype == np.uint8 and decoded.pixels.shape[2] == 3
@@ -37,7 +40,7 @@ def test_sixteen_bit_uses_the_full_range():
     (b"", "empty file"),
     (images.bomb_png(), "decompression bomb"),
     (images.bomb_png(9000, 9000), "decompression bomb"),
-])
+], ids=["truncated", "text", "zero_bytes", "bomb", "bomb_in_warning_range"])
 def test_bad_images_raise_with_a_reason(data, reason):
   with pytest.raises(decode.ImageDecodeError) as error:
     decode.load_image_rgb(data, name="x.jpg")

@@ -12,6 +12,8 @@ import manual_fixtures
 from abstract_cls import taxonomy
 from abstract_cls.data import builders
 
+# As in production (decode.py sets it; pytest resets warning filters per test).
+pytestmark = pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarning")
 SIDE = 32  # small stored size keeps the test fast; the default is 256
 
 
