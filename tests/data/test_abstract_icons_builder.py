@@ -65,3 +65,10 @@ def test_real_embedded_archive_prepares_quickly(tmp_path):
   assert set(counts) == set(icons_lib.SPLITS)
   assert builders.read_report(builder.data_dir)["skipped"] == []
   assert seconds < 60
+
+
+def test_bad_options_are_clear_errors(tmp_path):
+  with pytest.raises(ValueError, match="bad builder option"):
+    builders.prepare("abstract_icons", tmp_path, archive_dir=DUMMY_DIR, crop_to_bbox=True)
+  with pytest.raises(ValueError, match="takes no manual dir"):
+    builders.prepare("abstract_icons", tmp_path, manual_dir=tmp_path)
