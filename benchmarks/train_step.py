@@ -1,0 +1,377 @@
+"""Times the project's FULL training step and runs the peers in the same session.
+
+The step is the trainer's own (abstract_cls.train.step.make_train_step): the input
+pipeline picks and augments the batch on the device from the step number (in-memory
+mode), the model runs forward and backward, the configured loss and optax optimiser
+(configs/default.py: SGD Nesterov momentum, masked weight decay, cosine schedule)
+update the state, and metrics are accumulated on the device. Nothing is fetched to the
+host inside the timed window; the state and accumulators are donated.
+
+Suites (each measurement runs in its own process; the suite alternates them):
+  --suite=one      one measurement of the project step (the worker), JSON on stdout.
+  --suite=cpu      ResNet-18 @64 batch 128 float32 vs PyTorch CPU (and, with
+                   --with_flax_peer, the textbook Flax step), alternated --repeats times.
+  --suite=gpu      ResNet-18 @128 and ResNet-50 @224, batch 256, bfloat16, vs the
+                   textbook Flax, PyTorch eager and torch.compile peers (peers_gpu.py).
+  --suite=startup  command -> first finished training step with an empty persistent
+                   compilation cache, then again with the cache the first run filled.
+  --suite=scaling  the same step on 1 and on 8 fake CPU devices
+                   (XLA_FLAGS=--xla_force_host_platform_device_count=8).
+Examples:
+  python benchmarks/train_step.py --suite=cpu --torch_python=/work/torch-venv/bin/python
+  python benchmarks/train_step.py --suite=gpu --out=$OUT/train_step_gpu.json
+Full results and machine notes: benchmarks/RESULTS.md.
+"""
+import argparse
+import importlib.util
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# Dense bf16 matrix rate measured on the lent machines (a large bf16 matmul through
+# PyTorch, /work/shared/perf_anchors.md): MFU is XLA's FLOPs over this. No peak is
+# assumed for a CPU: there the script prints FLOP/s only.
+PEAK_FLOPS = {'H100': 790e12, 'H200': 790e12}
+
+GPU_CASES = (('resnet18', 128, 256), ('resnet50', 224, 256))
+CPU_CASES = (('resnet18', 64, 128),)
+
+
+def _peak_for(device_kind):
+  for name, peak in PEAK_FLOPS.items():
+    if name in device_kind:
+      return peak
+  return None
+
+
+def _load_default_config():
+  spec = importlib.util.spec_from_file_location(
+      'default_config', os.path.join(REPO, 'configs', 'default.py'))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config()
+
+
+def _count_cache_events():
+  """Counts persistent-cache hits and misses (jax.monitoring events) from now on."""
+  import jax  # pylint: disable=g-import-not-at-top
+  counts = {'cache_hits': 0, 'cache_misses': 0}
+
+  def listener(event, **kwargs):
+    del kwargs
+    for name in counts:
+      if event == f'/jax/compilation_cache/{name}':
+        counts[name] += 1
+  jax.monitoring.register_event_listener(listener)
+  return counts
+
+
+def measure_project_step(args, launched_at):
+  """Builds the trainer's step exactly as the training loop does and times it."""
+  phases = {'python_start_to_main_s': round(time.time() - launched_at, 2)}
+  tick = time.time()
+  import jax  # pylint: disable=g-import-not-at-top
+  from abstract_cls.data import pipeline  # pylint: disable=g-import-not-at-top
+  from abstract_cls.train import mesh as mesh_lib  # pylint: disable=g-import-not-at-top
+  from abstract_cls.train import optimizer as optimizer_lib  # pylint: disable=g-import-not-at-top
+  from abstract_cls.train import state as state_lib  # pylint: disable=g-import-not-at-top
+  from abstract_cls.train import step as step_lib  # pylint: disable=g-import-not-at-top
+  phases['imports_s'] = round(time.time() - tick, 2)
+
+  if args.cache_dir:
+    mesh_lib.enable_compilation_cache(args.cache_dir)
+  cache_events = _count_cache_events()
+  device = jax.devices()[0]
+  on_gpu = device.platform == 'gpu'
+  dtype = args.dtype or ('bfloat16' if on_gpu else 'float32')
+
+  config = _load_default_config()
+  config.model.name = args.model
+  config.model.options = {'dtype': dtype, 'conv_impl': args.conv_impl,
+                          'stem': 'imagenet'}
+  config.data.name = args.data
+  config.data.image_size = args.image_size
+  config.data.mode = 'in_memory'
+  if args.data_dir:
+    config.data.data_dir = args.data_dir
+  config.train.batch_size = args.batch_size
+
+  tick = time.time()
+  mesh = mesh_lib.make_mesh(args.num_devices)
+  train_input = pipeline.make_train_input(config.data, 'train', mesh, config.seed,
+                                          args.batch_size)
+  jax.block_until_ready(train_input.device_data)
+  phases['data_to_device_s'] = round(time.time() - tick, 2)
+
+  tick = time.time()
+  total_steps = max(train_input.steps_per_epoch * 10, 1000)
+  schedule = optimizer_lib.make_schedule(config.optimizer, train_input.steps_per_epoch,
+                                         total_steps)
+  optimizer = optimizer_lib.make_optimizer(config.optimizer, schedule)
+  graphs, state = state_lib.create_train_state(config, mesh, optimizer)
+  acc = jax.jit(step_lib.init_accumulators, out_shardings=mesh_lib.replicated(mesh))()
+  train_step = step_lib.make_train_step(graphs, train_input, optimizer, schedule, config,
+                                        train_input.class_weights, mesh)
+  jax.block_until_ready((state, acc))
+  phases['model_and_state_s'] = round(time.time() - tick, 2)
+
+  tick = time.time()
+  device_data = train_input.device_data
+  compiled = train_step.lower(state, acc, device_data, train_input.host_batch(0),
+                              with_layer_norms=False).compile()
+  phases['step_compile_s'] = round(time.time() - tick, 2)
+  cost = compiled.cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  flops_per_step = float(cost.get('flops', 0.0)) if cost else 0.0
+
+  def run(steps, first_step):
+    nonlocal state, acc
+    for step in range(first_step, first_step + steps):
+      state, acc, _ = compiled(state, acc, device_data, train_input.host_batch(step))
+    jax.block_until_ready(acc)
+
+  tick = time.time()
+  run(1, 0)
+  first_step_done_at = time.time()
+  phases['first_step_s'] = round(first_step_done_at - tick, 2)
+  run(args.warmup, 1)
+  windows = []
+  step = 1 + args.warmup
+  for _ in range(args.windows):
+    tick = time.perf_counter()
+    run(args.steps, step)
+    windows.append((time.perf_counter() - tick) / args.steps)
+    step += args.steps
+  step_s = statistics.median(windows)
+  loss = float(jax.device_get(acc['loss_sum'] / acc['steps']))
+  memory = device.memory_stats() or {}
+  peak = args.peak_flops or _peak_for(device.device_kind)
+  # Under SPMD, cost_analysis counts one device's program; the step runs on all of them.
+  flops_total = flops_per_step * mesh.devices.size
+  result = dict(
+      peer='abstract_cls', model=args.model, image_size=args.image_size,
+      batch_size=args.batch_size, dtype=dtype, data=args.data,
+      conv_impl=args.conv_impl, device=str(device.device_kind),
+      num_devices=int(mesh.devices.size), jax=jax.__version__,
+      img_per_s=round(args.batch_size / step_s, 1), step_ms=round(step_s * 1e3, 2),
+      window_img_per_s=[round(args.batch_size / w, 1) for w in windows],
+      xla_flops_per_image=round(flops_total / args.batch_size / 1e9, 3),
+      achieved_tflops=round(flops_total / step_s / 1e12, 4),
+      mfu=round(flops_total / step_s / peak, 4) if peak else None,
+      peak_tflops_assumed=peak / 1e12 if peak else None,
+      peak_memory_gb=round(memory.get('peak_bytes_in_use', 0) / 2**30, 2)
+      if memory else None,
+      host_max_rss_gb=round(_max_rss_bytes() / 2**30, 2),
+      mean_loss=round(loss, 4), num_examples=train_input.num_examples,
+      first_step_done_at=first_step_done_at, phases=phases, **cache_events)
+  return result
+
+
+def _max_rss_bytes():
+  import resource  # pylint: disable=g-import-not-at-top
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _last_json(text):
+  for line in reversed(text.strip().splitlines()):
+    if line.startswith('{'):
+      return json.loads(line)
+  return None
+
+
+def _spawn(command, env=None, timeout=1800):
+  """Runs one measurement process; -> (its JSON result, wall seconds from launch)."""
+  launched = time.time()
+  proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO,
+                        timeout=timeout, check=False)
+  result = _last_json(proc.stdout)
+  if result is None:
+    result = dict(error=f'exit {proc.returncode}: {proc.stderr.strip()[-1500:]}')
+  result['launched_at'] = launched
+  result['wall_s'] = round(time.time() - launched, 2)
+  return result
+
+
+def _worker_command(args, model, size, batch, **overrides):
+  flags = dict(model=model, image_size=size, batch_size=batch, steps=args.steps,
+               warmup=args.warmup, windows=args.windows, data=args.data,
+               conv_impl=args.conv_impl, num_devices=args.num_devices)
+  for name in ('data_dir', 'dtype', 'cache_dir'):
+    if getattr(args, name):
+      flags[name] = getattr(args, name)
+  flags.update(overrides)
+  return ([sys.executable, os.path.abspath(__file__), '--suite=one']
+          + [f'--{k}={v}' for k, v in flags.items()])
+
+
+def _report(results, out_path):
+  print('\npeer | model@size | batch | img/s (per run) | median step ms | ratio')
+  groups = {}
+  for r in results:
+    key = (r.get('peer'), r.get('model'), r.get('image_size'), r.get('num_devices'))
+    groups.setdefault(key, []).append(r)
+  for (peer, model, size, devices), runs in groups.items():
+    ok = [r for r in runs if 'img_per_s' in r]
+    if not ok:
+      print(f'{peer} | {model}@{size} | ERROR {runs[0].get("error", "")[:300]}')
+      continue
+    rates = [r['img_per_s'] for r in ok]
+    ratios = [r['ratio'] for r in ok if 'ratio' in r]
+    ratio_text = (f'{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})'
+                  if ratios else '')
+    steps = statistics.median(r['step_ms'] for r in ok)
+    label = f'{peer} x{devices}' if devices and devices > 1 else peer
+    print(f'{label} | {model}@{size} | {ok[0].get("batch_size")} | '
+          f'{", ".join(str(x) for x in rates)} | {steps} | {ratio_text}')
+  if out_path:
+    with open(out_path, 'w', encoding='utf-8') as f:
+      json.dump(results, f, indent=1)
+    print(f'wrote {out_path}')
+
+
+def _attach_ratios(project, peers):
+  """Project img/s over each peer's img/s from the same repeat (adjacent processes)."""
+  for peer in peers:
+    if 'img_per_s' in peer and 'img_per_s' in project:
+      peer['ratio'] = round(project['img_per_s'] / peer['img_per_s'], 3)
+
+
+def run_comparison(args, cases, peer_commands):
+  results = []
+  for model, size, batch in cases:
+    for repeat in range(args.repeats):
+      # Alternate the order, so slow drift on a shared machine hits both sides alike.
+      order = ['project', 'peers'] if repeat % 2 == 0 else ['peers', 'project']
+      project, peers = None, []
+      for which in order:
+        if which == 'project':
+          project = _spawn(_worker_command(args, model, size, batch))
+          project.setdefault('peer', 'abstract_cls')
+          project.update(model=model, image_size=size, repeat=repeat)
+          print(json.dumps(project), flush=True)
+        else:
+          for command in peer_commands(model, size, batch):
+            peer = _spawn(command)
+            peer.setdefault('peer', os.path.basename(command[1]))
+            peer.update(model=model, image_size=size, repeat=repeat)
+            peers.append(peer)
+            print(json.dumps(peer), flush=True)
+      _attach_ratios(project, peers)
+      results.extend([project] + peers)
+  return results
+
+
+def cpu_peer_commands(args):
+  def commands(model, size, batch):
+    common = [f'--model={model}', f'--image_size={size}', f'--batch_size={batch}',
+              f'--steps={args.steps}', f'--warmup={args.warmup}']
+    out = [[args.torch_python, os.path.join(HERE, 'peers_cpu.py'), 'torch'] + common]
+    if args.with_flax_peer:
+      out.append([sys.executable, os.path.join(HERE, 'peers_cpu.py'), 'jax'] + common)
+    return out
+  return commands
+
+
+def gpu_peer_commands(args):
+  def commands(model, size, batch):
+    script = os.path.join(HERE, 'peers_gpu.py')
+    common = [f'--model={model}', f'--image_size={size}', f'--batch_size={batch}',
+              f'--steps={args.gpu_peer_steps}', '--warmup=5']
+    return [[sys.executable, script, 'jax'] + common,
+            [args.torch_python, script, 'torch'] + common,
+            [args.torch_python, script, 'torch', '--compiled'] + common]
+  return commands
+
+
+def run_startup(args):
+  """Time from command to first finished step: cold cache, then the same cache again."""
+  cache_dir = args.cache_dir or tempfile.mkdtemp(prefix='abstract_cls_jax_cache_')
+  if not args.cache_dir:
+    shutil.rmtree(cache_dir)
+  results = []
+  for label in ('cold_cache', 'warm_cache'):
+    command = _worker_command(args, args.model, args.image_size, args.batch_size,
+                              cache_dir=cache_dir, steps=1, warmup=0, windows=1)
+    r = _spawn(command)
+    if 'first_step_done_at' in r:
+      r['command_to_first_step_s'] = round(r['first_step_done_at'] - r['launched_at'], 2)
+    r.update(startup=label, cache_dir=cache_dir)
+    results.append(r)
+    print(json.dumps(r), flush=True)
+  print('\nrun | command->first step s | step compile s | cache hits | cache misses')
+  for r in results:
+    print(f"{r['startup']} | {r.get('command_to_first_step_s')} | "
+          f"{r.get('phases', {}).get('step_compile_s')} | {r.get('cache_hits')} | "
+          f"{r.get('cache_misses')} | {r.get('error', '')[:300]}")
+  return results
+
+
+def run_scaling(args):
+  results = []
+  for devices in (1, 8):
+    env = dict(os.environ)
+    env['XLA_FLAGS'] = (env.get('XLA_FLAGS', '') +
+                        ' --xla_force_host_platform_device_count=8').strip()
+    env['JAX_PLATFORMS'] = 'cpu'
+    r = _spawn(_worker_command(args, args.model, args.image_size, args.batch_size,
+                               num_devices=devices), env=env)
+    results.append(r)
+    print(json.dumps(r), flush=True)
+  return results
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--suite', default='one',
+                      choices=('one', 'cpu', 'gpu', 'startup', 'scaling'))
+  parser.add_argument('--model', default='resnet18')
+  parser.add_argument('--image_size', type=int, default=64)
+  parser.add_argument('--batch_size', type=int, default=128)
+  parser.add_argument('--steps', type=int, default=5, help='timed steps per window')
+  parser.add_argument('--windows', type=int, default=1, help='timed windows (median)')
+  parser.add_argument('--warmup', type=int, default=1, help='untimed steps after the first')
+  parser.add_argument('--repeats', type=int, default=3, help='alternations with the peers')
+  parser.add_argument('--data', default='abstract_icons',
+                      help="TFDS name (Contract 2) or 'synthetic' for a smoke run")
+  parser.add_argument('--data_dir', default='')
+  parser.add_argument('--dtype', default='', help="'' = bfloat16 on GPU, float32 on CPU")
+  parser.add_argument('--conv_impl', default='auto')
+  parser.add_argument('--num_devices', type=int, default=0, help='0 = all devices')
+  parser.add_argument('--cache_dir', default='', help='persistent compilation cache')
+  parser.add_argument('--peak_flops', type=float, default=0.0,
+                      help='override the device peak used for MFU (FLOP/s)')
+  parser.add_argument('--torch_python', default=os.environ.get('TORCH_PYTHON', sys.executable),
+                      help='python with torch + torchvision, for the PyTorch peers')
+  parser.add_argument('--with_flax_peer', action='store_true',
+                      help='cpu suite: also run the textbook Flax peer (slow)')
+  parser.add_argument('--gpu_peer_steps', type=int, default=40)
+  parser.add_argument('--out', default='', help='write every result as JSON here')
+  args = parser.parse_args(argv)
+
+  if args.suite == 'one':
+    print(json.dumps(measure_project_step(args, launched_at=_LAUNCHED_AT)), flush=True)
+    return 0
+  if args.suite == 'startup':
+    results = run_startup(args)
+  elif args.suite == 'scaling':
+    results = run_scaling(args)
+  elif args.suite == 'cpu':
+    results = run_comparison(args, CPU_CASES, cpu_peer_commands(args))
+  else:
+    results = run_comparison(args, GPU_CASES, gpu_peer_commands(args))
+  _report(results, args.out)
+  return 0 if all('error' not in r for r in results) else 1
+
+
+_LAUNCHED_AT = time.time()
+if __name__ == '__main__':
+  sys.path.insert(0, REPO)
+  sys.exit(main())
