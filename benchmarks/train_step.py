@@ -86,8 +86,8 @@ def measure_project_step(args, launched_at):
   from abstract_cls.train import step as step_lib  # pylint: disable=g-import-not-at-top
   phases['imports_s'] = round(time.time() - tick, 2)
 
-  if args.cache_dir:
-    mesh_lib.enable_compilation_cache(args.cache_dir)
+  # As train_and_evaluate does: '' means the trainer's default cache folder.
+  mesh_lib.enable_compilation_cache(args.cache_dir)
   cache_events = _count_cache_events()
   device = jax.devices()[0]
   on_gpu = device.platform == 'gpu'
@@ -131,6 +131,10 @@ def measure_project_step(args, launched_at):
   cost = compiled.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
   flops_per_step = float(cost.get('flops', 0.0)) if cost else 0.0
+  # Collectives in the compiled step: the gradient all-reduce plus one per batch-norm
+  # reduction when the batch is sharded (synchronised batch norm), 0 on one device.
+  hlo_all_reduces = sum(1 for line in compiled.as_text().splitlines()
+                        if ' all-reduce(' in line or ' all-reduce-start(' in line)
 
   def run(steps, first_step):
     nonlocal state, acc
@@ -170,7 +174,8 @@ def measure_project_step(args, launched_at):
       peak_memory_gb=round(memory.get('peak_bytes_in_use', 0) / 2**30, 2)
       if memory else None,
       host_max_rss_gb=round(_max_rss_bytes() / 2**30, 2),
-      mean_loss=round(loss, 4), num_examples=train_input.num_examples,
+      hlo_all_reduces=hlo_all_reduces, mean_loss=round(loss, 4),
+      num_examples=train_input.num_examples,
       first_step_done_at=first_step_done_at, phases=phases, **cache_events)
   return result
 
@@ -345,7 +350,8 @@ def main(argv=None):
   parser.add_argument('--dtype', default='', help="'' = bfloat16 on GPU, float32 on CPU")
   parser.add_argument('--conv_impl', default='auto')
   parser.add_argument('--num_devices', type=int, default=0, help='0 = all devices')
-  parser.add_argument('--cache_dir', default='', help='persistent compilation cache')
+  parser.add_argument('--cache_dir', default='',
+                      help="persistent compilation cache; '' = the trainer's default")
   parser.add_argument('--peak_flops', type=float, default=0.0,
                       help='override the device peak used for MFU (FLOP/s)')
   parser.add_argument('--torch_python', default=os.environ.get('TORCH_PYTHON', sys.executable),
