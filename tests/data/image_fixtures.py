@@ -74,3 +74,10 @@ def bomb_png(width: int = 20000, height: int = 20000) -> bytes:
 
 
 NOT_AN_IMAGE = b"this is a text file that someone saved with a .jpg name\n"
+
+
+def animated_gif(size: int = 16, frames: int = 3) -> bytes:
+  images = [Image.fromarray(np.full((size, size, 3), i * 80, np.uint8)) for i in range(frames)]
+  buffer = io.BytesIO()
+  images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:])
+  return buffer.getvalue()

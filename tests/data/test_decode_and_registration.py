@@ -29,6 +29,12 @@ def test_repairable_images_decode_to_uint8_rgb(data, fix):
   assert decoded.fixes == ((fix,) if fix else ())
 
 
+def test_animated_image_keeps_the_first_frame():
+  decoded = decode.decode_image(images.animated_gif())
+  assert decoded.fixes == ("first of 3 frames kept", "palette -> RGB")
+  assert (decoded.pixels == 0).all()
+
+
 def test_sixteen_bit_uses_the_full_range():
   pixels = decode.load_image_rgb(images.grey16_png())
   assert pixels.max() > 200  # not clipped to 255 of 65535, nor left dark
