@@ -11,6 +11,9 @@ def data_config() -> ml_collections.ConfigDict:
   c.name = "abstract_icons"
   c.data_dir = ""  # '' -> the TFDS default data dir.
   c.manual_dir = ""  # dcc2022 / aihub_abstract need the downloaded files here.
+  # Extra keyword options for builders.prepare (abstract_icons: archive_dir; dcc2022:
+  # stored_short_side; aihub_abstract: stored_short_side, crop_to_bbox).
+  c.builder_options = ml_collections.ConfigDict()
   c.image_size = 128  # Train and (non-official) eval resolution, square.
   # 'auto' keeps a split in device memory when its uint8 array fits memory_budget_mb,
   # otherwise it streams from the array_record files with grain worker processes.

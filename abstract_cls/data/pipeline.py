@@ -106,6 +106,32 @@ def _metadata(source: Sequence) -> tuple[np.ndarray, ...]:
           np.array([m[2] for m in meta], dtype=str).reshape(-1))
 
 
+@dataclasses.dataclass(frozen=True)
+class BatchSpec:
+  """Everything static about building a training batch (hashable: a jit cache key)."""
+  sampling: sampling.SamplingSpec
+  augment: augment.AugmentOptions
+  image_size: int
+  batch_sharding: NamedSharding
+
+
+def build_batch(spec: BatchSpec, device_data: dict, host_batch: dict, step: jax.Array,
+                key: jax.Array) -> dict[str, jax.Array]:
+  """The training batch of `step` (pure; TrainInput.batch binds `spec`)."""
+  shard = lambda x: jax.lax.with_sharding_constraint(x, spec.batch_sharding)
+  if device_data:
+    idx = shard(sampling.device_batch_indices(spec.sampling, device_data, step))
+    images = device_data["images"][idx]
+    labels, domains = device_data["labels"][idx], device_data["domains"][idx]
+  else:
+    images, labels, domains = host_batch["image"], host_batch["label"], host_batch["domain"]
+  images = shard(jnp.asarray(images))
+  x, probs = augment.augment_batch(key, images, labels, spec.augment, taxonomy.NUM_CLASSES,
+                                   spec.image_size)
+  return dict(image=shard(x), label=shard(jnp.asarray(labels, jnp.int32)),
+              label_probs=shard(probs), domain=shard(jnp.asarray(domains, jnp.int32)))
+
+
 class TrainInput:
   """See module docstring; attributes as in Contract 3."""
 
@@ -117,9 +143,6 @@ class TrainInput:
     self.seed = seed
     self.image_size = data_config.image_size
     self.global_batch_size = global_batch_size
-    self._aug = data_config.augment
-    self._mixup = float(data_config.mixup_alpha)
-    self._cutmix = float(data_config.cutmix_alpha)
     self.plan = sampling.make_plan(labels, data_config.balance, data_config.undersample_cap,
                                    seed, global_batch_size)
     self.num_examples = len(labels)
@@ -128,12 +151,13 @@ class TrainInput:
     self.class_weights = sampling.class_weights(self.class_counts, data_config.class_weighting,
                                                 data_config.effective_number_beta)
     self.batch_sharding = NamedSharding(mesh, P(DATA_AXIS))
+    self.spec = BatchSpec(self.plan.spec, augment.AugmentOptions.from_config(data_config),
+                          self.image_size, self.batch_sharding)
     if mode == "in_memory":
-      replicated = NamedSharding(mesh, P())
       self.device_data = jax.device_put(
-          dict(images=arrays.images, labels=np.asarray(labels, np.int32),
-               domains=np.asarray(arrays.domains, np.int32), pool_slots=self.plan.pool_slots),
-          replicated)
+          dict(images=arrays.images, domains=np.asarray(arrays.domains, np.int32),
+               **self.plan.device_arrays()),
+          NamedSharding(mesh, P()))  # Replicated: any device can gather any example.
       self._stream = None
     else:
       self.device_data = {}
@@ -153,19 +177,7 @@ class TrainInput:
     `key` drives augmentation only (pass one derived from (seed, step), e.g.
     jax.random.fold_in(key, step), to keep a resumed run identical).
     """
-    shard = lambda x: jax.lax.with_sharding_constraint(x, self.batch_sharding)
-    if device_data:
-      idx = shard(sampling.device_batch_indices(self.plan, step, device_data["labels"],
-                                                device_data["pool_slots"]))
-      images = device_data["images"][idx]
-      labels, domains = device_data["labels"][idx], device_data["domains"][idx]
-    else:
-      images, labels, domains = host_batch["image"], host_batch["label"], host_batch["domain"]
-    images = shard(images)
-    x, probs = augment.augment_batch(key, images, labels, self._aug, self._mixup, self._cutmix,
-                                     taxonomy.NUM_CLASSES, self.image_size)
-    return dict(image=shard(x), label=shard(labels.astype(jnp.int32)), label_probs=shard(probs),
-                domain=shard(domains.astype(jnp.int32)))
+    return build_batch(self.spec, device_data, host_batch, step, key)
 
 
 def make_train_input(data_config, split: str, mesh: Mesh, seed: int, global_batch_size: int,

@@ -50,6 +50,15 @@ def class_weights(counts: np.ndarray, method: str, beta: float = 0.999) -> np.nd
 
 
 @dataclasses.dataclass(frozen=True)
+class SamplingSpec:
+  """The static (hashable) part of a plan that the jitted sampler needs."""
+  steps_per_epoch: int
+  global_batch_size: int
+  balanced: bool
+  pool_size: int
+
+
+@dataclasses.dataclass(frozen=True)
 class EpochPlan:
   """Static description of an epoch (numpy; the same for every epoch)."""
   seed: int
@@ -67,6 +76,16 @@ class EpochPlan:
   @property
   def steps_per_epoch(self) -> int:
     return self.pool_size // self.global_batch_size
+
+  @property
+  def spec(self) -> SamplingSpec:
+    return SamplingSpec(self.steps_per_epoch, self.global_batch_size, self.balanced,
+                        self.pool_size)
+
+  def device_arrays(self) -> dict[str, np.ndarray]:
+    """What device_batch_indices reads besides the spec (put these on the devices)."""
+    return dict(seed_key=jax.random.key_data(jax.random.key(self.seed)),
+                labels=self.labels, pool_slots=self.pool_slots)
 
 
 def make_plan(labels: np.ndarray, balance: str, cap: int, seed: int,
@@ -94,26 +113,25 @@ def make_plan(labels: np.ndarray, balance: str, cap: int, seed: int,
   return plan
 
 
-def device_batch_indices(plan: EpochPlan, step: jax.Array, labels: jax.Array,
-                         pool_slots: jax.Array) -> jax.Array:
+def device_batch_indices(spec: SamplingSpec, arrays: dict, step: jax.Array) -> jax.Array:
   """int32 [global_batch] example indices for `step` (jittable; step may be traced).
 
-  `labels` and `pool_slots` are plan.labels / plan.pool_slots already on the device: passing
-  them as arguments keeps large constants out of the compiled program.
+  `arrays` is EpochPlan.device_arrays() (possibly on the devices): keeping the seed and the
+  labels out of the compiled program lets runs that differ only in seed share one compile.
   """
   step = jnp.asarray(step, jnp.int32)
-  epoch = step // plan.steps_per_epoch
-  key = jax.random.fold_in(jax.random.key(plan.seed), epoch)
+  epoch = step // spec.steps_per_epoch
+  key = jax.random.fold_in(jax.random.wrap_key_data(arrays["seed_key"]), epoch)
   k_order, k_perm = jax.random.split(key)
-  if plan.balanced:
+  if spec.balanced:
+    labels = arrays["labels"]
     u = jax.random.uniform(k_order, labels.shape)
     grouped = jnp.lexsort((u, labels)).astype(jnp.int32)  # By class, random within class.
-    pool = grouped[pool_slots]
-    order = jax.random.permutation(k_perm, pool)
+    order = jax.random.permutation(k_perm, grouped[arrays["pool_slots"]])
   else:
-    order = jax.random.permutation(k_perm, plan.pool_size).astype(jnp.int32)
-  start = (step % plan.steps_per_epoch) * plan.global_batch_size
-  return jax.lax.dynamic_slice_in_dim(order, start, plan.global_batch_size)
+    order = jax.random.permutation(k_perm, spec.pool_size).astype(jnp.int32)
+  start = (step % spec.steps_per_epoch) * spec.global_batch_size
+  return jax.lax.dynamic_slice_in_dim(order, start, spec.global_batch_size)
 
 
 class HostSampler:

@@ -140,7 +140,8 @@ def open_source(data_config, split: str) -> Sequence:
     import tensorflow_datasets as tfds  # Heavy import, only when a builder is read.
     from abstract_cls.data import builders
     builder = builders.prepare(data_config.name, data_config.data_dir or None,
-                               manual_dir=data_config.manual_dir or None)
+                               manual_dir=data_config.manual_dir or None,
+                               **data_config.builder_options.to_dict())
     available = tuple(builder.info.splits.keys())
     base = None
   hold_out = split in _HELD_OUT_SPLITS and set(available) == {"train"}
