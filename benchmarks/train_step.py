@@ -192,14 +192,16 @@ def _last_json(text):
   return None
 
 
-def _spawn(command, env=None, timeout=1800):
-  """Runs one measurement process; -> (its JSON result, wall seconds from launch)."""
+def _spawn(command, env=None, timeout=1800, **labels):
+  """Runs one measurement process; -> its JSON result with `labels` and wall seconds."""
   launched = time.time()
   proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO,
                         timeout=timeout, check=False)
   result = _last_json(proc.stdout)
   if result is None:
     result = dict(error=f'exit {proc.returncode}: {proc.stderr.strip()[-1500:]}')
+  for name, value in labels.items():
+    result.setdefault(name, value)
   result['launched_at'] = launched
   result['wall_s'] = round(time.time() - launched, 2)
   return result
@@ -258,15 +260,14 @@ def run_comparison(args, cases, peer_commands):
       project, peers = None, []
       for which in order:
         if which == 'project':
-          project = _spawn(_worker_command(args, model, size, batch))
-          project.setdefault('peer', 'abstract_cls')
-          project.update(model=model, image_size=size, repeat=repeat)
+          project = _spawn(_worker_command(args, model, size, batch), peer='abstract_cls',
+                           model=model, image_size=size, repeat=repeat)
           print(json.dumps(project), flush=True)
         else:
           for command in peer_commands(model, size, batch):
-            peer = _spawn(command)
-            peer.setdefault('peer', os.path.basename(command[1]))
-            peer.update(model=model, image_size=size, repeat=repeat)
+            name = f"{command[2]}{'-compiled' if '--compiled' in command else ''}"
+            peer = _spawn(command, peer=name, model=model,
+                          image_size=size, repeat=repeat)
             peers.append(peer)
             print(json.dumps(peer), flush=True)
       _attach_ratios(project, peers)
@@ -305,7 +306,7 @@ def run_startup(args):
   for label in ('cold_cache', 'warm_cache'):
     command = _worker_command(args, args.model, args.image_size, args.batch_size,
                               cache_dir=cache_dir, steps=1, warmup=0, windows=1)
-    r = _spawn(command)
+    r = _spawn(command, peer='abstract_cls', model=args.model, image_size=args.image_size)
     if 'first_step_done_at' in r:
       r['command_to_first_step_s'] = round(r['first_step_done_at'] - r['launched_at'], 2)
     r.update(startup=label, cache_dir=cache_dir)
@@ -327,7 +328,8 @@ def run_scaling(args):
                         ' --xla_force_host_platform_device_count=8').strip()
     env['JAX_PLATFORMS'] = 'cpu'
     r = _spawn(_worker_command(args, args.model, args.image_size, args.batch_size,
-                               num_devices=devices), env=env)
+                               num_devices=devices), env=env, peer='abstract_cls',
+               model=args.model, image_size=args.image_size, num_devices=devices)
     results.append(r)
     print(json.dumps(r), flush=True)
   return results
