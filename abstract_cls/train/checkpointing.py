@@ -34,12 +34,16 @@ def checkpoint_dir(workdir: str) -> str:
   return os.path.join(os.path.abspath(workdir), "checkpoints")
 
 
+_plain_array_saving = []
+
+
 def _use_plain_array_saving() -> None:
   """On CPU, Orbax's replica-parallel saving slices every replicated array per device with
   an eager op compiled per shape (seconds per save for nothing); save one replica instead."""
-  if jax.default_backend() == "cpu":
+  if jax.default_backend() == "cpu" and not _plain_array_saving:
     ocp.type_handlers.register_type_handler(
         jax.Array, ocp.type_handlers.ArrayHandler(use_replica_parallel=False), override=True)
+    _plain_array_saving.append(True)
 
 
 def make_manager(workdir: str, keep_last: int = 3, *, async_save: bool = True,

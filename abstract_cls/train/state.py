@@ -45,7 +45,7 @@ def split_model(model: nnx.Module):
   train_graph, params, rest = nnx.split(model, nnx.Param, ...)
   model.eval()
   eval_graph, _, _ = nnx.split(model, nnx.Param, ...)
-  return Graphs(train_graph, eval_graph), params.to_pure_dict(), rest.to_pure_dict()
+  return Graphs(train_graph, eval_graph), nnx.to_pure_dict(params), nnx.to_pure_dict(rest)
 
 
 def _init_fn(config, optimizer, graphs_out: list):

@@ -44,7 +44,7 @@ def make_train_step(graphs, train_input, optimizer, schedule, config, class_weig
         logits, batch["label_probs"], class_weights,
         label_smoothing=loss_config.label_smoothing, focal_gamma=loss_config.focal_gamma)
     total = loss + losses.weight_penalty(params, loss_config.l1, loss_config.l2)
-    return total, (loss, logits, new_rest.to_pure_dict())
+    return total, (loss, logits, nnx.to_pure_dict(new_rest))
 
   def train_step(state, acc, device_data, host_batch, with_layer_norms=False):
     step = state["step"]
@@ -55,7 +55,7 @@ def make_train_step(graphs, train_input, optimizer, schedule, config, class_weig
         state["params"], state["rest"], batch)
     updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
     params = optax.apply_updates(state["params"], updates)
-    grad_norm = optax.global_norm(grads)
+    grad_norm = optax.tree.norm(grads)
     finite = jnp.isfinite(total) & jnp.isfinite(grad_norm)
     ema = optimizer_lib.ema_update(state["ema"], params, ema_decay) if ema_decay > 0 else {}
     updated = dict(params=params, rest=new_rest, opt_state=opt_state, ema=ema)
@@ -70,8 +70,8 @@ def make_train_step(graphs, train_input, optimizer, schedule, config, class_weig
         loss_sum=acc["loss_sum"] + loss, correct=acc["correct"] + correct,
         count=acc["count"] + labels.shape[0], steps=acc["steps"] + 1.0,
         lr=jnp.asarray(schedule(step), jnp.float32),
-        grad_norm=grad_norm, param_norm=optax.global_norm(params),
-        update_norm=optax.global_norm(updates),
+        grad_norm=grad_norm, param_norm=optax.tree.norm(params),
+        update_norm=optax.tree.norm(updates),
         nonfinite_step=jnp.where((acc["nonfinite_step"] < 0) & ~finite, step,
                                  acc["nonfinite_step"]))
     leaf_norms = {}

@@ -1,0 +1,17 @@
+"""AlexNet (small stem for low resolution) on the embedded abstract_icons data at 64 px.
+
+Command: python -m abstract_cls.main --config=configs/alexnet.py --workdir=/tmp/alexnet
+Runtime and result: RESULT_PENDING
+"""
+import pathlib
+import runpy
+
+
+def get_config():
+  config = runpy.run_path(str(pathlib.Path(__file__).with_name("default.py")))["get_config"]()
+  config.model.name = "alexnet"
+  config.model.options = {"input_size": 64, "stem": "small", "dropout": 0.5, "dtype": "float32"}
+  config.data.image_size = 64
+  config.train.num_epochs = 20.0
+  config.optimizer.lr = 0.02
+  return config

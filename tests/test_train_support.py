@@ -1,0 +1,94 @@
+"""Shared helpers for the trainer tests (no tests here): a tiny config and result readers.
+
+The tiny setup: LeNet-5 at 16 px on the pipeline's generated 'synthetic' data set
+(80 images, 64 train / 16 validation), global batch 16.
+"""
+import json
+import os
+import pathlib
+import runpy
+import subprocess
+import sys
+
+import numpy as np
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def tiny_config(**overrides):
+  """configs/default.py shrunk to seconds; overrides like train__max_steps=6."""
+  config = runpy.run_path(str(REPO / "configs" / "default.py"))["get_config"]()
+  config.model.name = "lenet5"
+  config.model.options = {"in_channels": 3, "input_size": 16, "dtype": "float32"}
+  config.data.name = "synthetic"
+  config.data.synthetic_num_examples = 80
+  config.data.image_size = 16
+  config.train.batch_size = 16
+  config.eval.batch_size = 16
+  config.train.num_epochs = 2.0
+  config.train.log_every = 2
+  config.train.layer_norms_every = 3
+  config.train.progress_bar = False
+  config.optimizer.lr = 0.05
+  config.optimizer.warmup_epochs = 0.5
+  for key, value in overrides.items():
+    node = config
+    *parents, leaf = key.split("__")
+    for p in parents:
+      node = node[p]
+    node[leaf] = value
+  return config
+
+
+def write_config_file(path, **overrides) -> str:
+  """A config file for subprocess runs: tiny_config(**overrides)."""
+  path = pathlib.Path(path)
+  path.write_text(
+      f"import sys\nsys.path.insert(0, {str(REPO / 'tests')!r})\n"
+      "from test_train_support import tiny_config\n\n\n"
+      f"def get_config():\n  return tiny_config(**{overrides!r})\n")
+  return str(path)
+
+
+def read_jsonl(path) -> list[dict]:
+  with open(path, encoding="utf-8") as f:
+    return [json.loads(line) for line in f]
+
+
+def train_rows(workdir) -> list[dict]:
+  return [r for r in read_jsonl(os.path.join(workdir, "metrics.jsonl")) if "eval" not in r]
+
+
+def eval_rows(workdir) -> list[dict]:
+  return [r for r in read_jsonl(os.path.join(workdir, "metrics.jsonl")) if "eval" in r]
+
+
+def flat_params(workdir, step="latest") -> dict[str, np.ndarray]:
+  from flax import nnx
+  import jax
+  from abstract_cls.train import checkpointing
+  model, _, _ = checkpointing.restore_for_inference(str(workdir), step)
+  params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
+  return {jax.tree_util.keystr(k): np.asarray(v)
+          for k, v in jax.tree_util.tree_leaves_with_path(params)}
+
+
+def subprocess_env(num_devices: int = 1, **extra) -> dict:
+  env = dict(os.environ)
+  env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={num_devices}"
+  env["JAX_PLATFORMS"] = "cpu"
+  env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+  env.update({k: str(v) for k, v in extra.items()})
+  return env
+
+
+def main_command(config_file, workdir, *args) -> list[str]:
+  return [sys.executable, "-m", "abstract_cls.main", f"--config={config_file}",
+          f"--workdir={workdir}", *args]
+
+
+def run_main(config_file, workdir, *args, num_devices=1, timeout=300,
+             **env) -> subprocess.CompletedProcess:
+  return subprocess.run(main_command(config_file, workdir, *args), cwd=REPO,
+                        env=subprocess_env(num_devices, **env), capture_output=True, text=True,
+                        timeout=timeout, check=False)
