@@ -49,11 +49,11 @@ def project(features: np.ndarray, method: str, seed: int = 0) -> tuple[np.ndarra
 
 
 def domain_silhouette(features: np.ndarray, domains: np.ndarray) -> float | None:
-  """Silhouette of the domain grouping in feature space (cosine): > 0 means domains cluster."""
+  """Silhouette of the domain grouping in feature space (Euclidean): > 0 means domains cluster."""
   if len(np.unique(domains)) < 2 or len(domains) < 3:
     return None
   from sklearn.metrics import silhouette_score  # pylint: disable=g-import-not-at-top
-  return float(silhouette_score(features, domains, metric="cosine",
+  return float(silhouette_score(features, domains, metric="euclidean",
                                 sample_size=min(len(domains), 3000), random_state=0))
 
 

@@ -130,7 +130,8 @@ def plot_feature_maps(images: np.ndarray, outputs: Sequence[tuple[dict, np.ndarr
                      color="black" if check.ok else "red")
   axes[0, 0].set_title("input", fontsize=8)
   fig.suptitle(f"feature maps: the {channels} strongest channels per layer "
-               "(conv outputs before norm/ReLU), O = floor((I-K+2P)/S)+1 checked", fontsize=10)
+               "(conv outputs before norm/ReLU), O = floor((I-K+2P)/S)+1 checked", fontsize=10,
+               y=1.0 + 0.3 / (2.75 * len(images)))
   fig.tight_layout()
   return display.save(fig, path)
 

@@ -214,7 +214,7 @@ def _index_markdown(summary: dict, checks, data: collect_lib.Collected) -> str:
   figure("confusion_by_domain", "Confusion matrix by domain", "Row-normalised; cells give counts.")
   silhouette = summary["domain_silhouette"]
   note = ("" if silhouette is None else
-          f"Domain silhouette of the embeddings (cosine): {silhouette:.3f} "
+          f"Domain silhouette of the embeddings (Euclidean): {silhouette:.3f} "
           "(near 0: domains mixed; towards 1: domains form their own clusters).")
   for n, key in enumerate(k for k in a if k.startswith("embedding_")):
     figure(key, f"5. Embedding map ({key.split('_', 1)[1]})", "" if n else note)
