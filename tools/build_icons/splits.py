@@ -1,0 +1,57 @@
+"""Split assignment by design group, stratified by class x domain."""
+from __future__ import annotations
+
+import collections
+import hashlib
+
+# Two whole source sets per domain never seen in train/validation: they measure
+# generalisation to unseen art styles. Chosen of moderate size with styles of
+# their own, so train keeps its coverage.
+UNSEEN_STYLE_SETS = {
+    "SKETCH": ("iconoir", "openmoji-black"),
+    "ILLUSTRATION": ("fxemoji", "streamline-emojis"),
+    "PICTOGRAM": ("emojione-monotone", "pinhead"),
+}
+HELD_OUT = frozenset(s for sets in UNSEEN_STYLE_SETS.values() for s in sets)
+VALIDATION_FRACTION = 0.10
+TEST_FRACTION = 0.10
+
+
+def _order_key(text: str) -> str:
+  """A fixed pseudo-random order (no RNG state: same inputs, same splits)."""
+  return hashlib.sha1(text.encode()).hexdigest()
+
+
+def assign(groups: dict[str, list[dict]]) -> dict[str, str]:
+  """design group -> split, for groups of rows (dicts with class_code, domain, source_set).
+
+  Groups holding a held-out set's image go to test_unseen_style only if all their
+  members are from held-out sets (the caller drops held-out images that look
+  like another set's). Other groups fill validation and test up to ~10% each of
+  their stratum (class x domain of the group's first member); the rest is train.
+  """
+  split_of: dict[str, str] = {}
+  strata: dict[tuple[str, str], list[str]] = collections.defaultdict(list)
+  sizes: dict[tuple[str, str], int] = collections.Counter()
+  for gid, rows in groups.items():
+    if all(r["source_set"] in HELD_OUT for r in rows):
+      split_of[gid] = "test_unseen_style"
+      continue
+    stratum = (rows[0]["class_code"], rows[0]["domain"])
+    strata[stratum].append(gid)
+    sizes[stratum] += len(rows)
+  for stratum in sorted(strata):
+    gids = sorted(strata[stratum], key=_order_key)
+    total = sizes[stratum]
+    want = {"validation": round(total * VALIDATION_FRACTION),
+            "test": round(total * TEST_FRACTION)}
+    have = {"validation": 0, "test": 0}
+    for gid in gids:
+      n = len(groups[gid])
+      target = next((s for s in ("test", "validation") if have[s] + n <= want[s]), None)
+      if target is None:
+        split_of[gid] = "train"
+      else:
+        split_of[gid] = target
+        have[target] += n
+  return split_of
