@@ -170,6 +170,11 @@ class TrainInput:
       return {}
     return self._stream.host_batch(step)
 
+  def close(self) -> None:
+    """Stops streaming workers (also done at exit); in-memory: nothing to do."""
+    if self._stream is not None:
+      self._stream.close()
+
   def batch(self, device_data: dict, host_batch: dict, step: jax.Array,
             key: jax.Array) -> dict[str, jax.Array]:
     """The training batch of `step`; pure, call it inside the jitted train step.

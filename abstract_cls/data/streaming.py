@@ -6,10 +6,12 @@ what was read before: restarting at step N is building the dataset from position
 """
 from __future__ import annotations
 
+import atexit
 from collections.abc import Iterator, Sequence
 
 import grain
 import numpy as np
+from absl import flags
 
 from abstract_cls.data import sampling
 from abstract_cls.data import sources
@@ -56,6 +58,10 @@ def _decode_record(record: dict, size: int, centre_crop: int | None) -> dict[str
 def _iterate(dataset: grain.MapDataset, num_workers: int, buffer: int) -> Iterator:
   it_ds = dataset.to_iter_dataset()
   if num_workers > 0:
+    # grain 0.2.18 reads an absl flag when starting workers and fails outside absl.app
+    # (google/grain#1355, fixed after this release): defaults are what we want.
+    if not flags.FLAGS.is_parsed():
+      flags.FLAGS.mark_as_parsed()
     it_ds = it_ds.mp_prefetch(grain.MultiprocessingOptions(
         num_workers=num_workers, per_worker_buffer_size=max(1, buffer)))
   return iter(it_ds)
@@ -72,21 +78,36 @@ class TrainStream:
     self._buffer = buffer
     self._iterator = None
     self._next_step = -1
+    # Stop the workers before interpreter teardown, where grain's own cleanup fails noisily.
+    atexit.register(self.close)
+
+  def close(self) -> None:
+    if self._iterator is not None:
+      self._iterator.close()
+      self._iterator = None
 
   def host_batch(self, step: int) -> dict[str, np.ndarray]:
     step = int(step)
     if self._iterator is None or step != self._next_step:
+      self.close()
       start = step * self._batch
       stop = (step + self._read.sampler.plan.steps_per_epoch * _MAX_EPOCHS) * self._batch
       ds = grain.MapDataset.range(start, stop).map(self._read).batch(
           self._batch, drop_remainder=True)
       self._iterator = _iterate(ds, self._num_workers, self._buffer)
     self._next_step = step + 1
-    return next(self._iterator)
+    # Plain copies: grain hands out shared-memory arrays whose cleanup fails if one is still
+    # alive at interpreter exit; a copy is cheap next to decoding.
+    return {k: np.array(v) for k, v in next(self._iterator).items()}
 
 
 def eval_batches(source: Sequence, image_size: int, centre_crop: int | None, batch: int,
                  num_workers: int, buffer: int) -> Iterator[dict[str, np.ndarray]]:
   """Decoded examples in source order, `batch` at a time (the last one may be short)."""
   ds = grain.MapDataset.source(source).map(_DecodeRecord(image_size, centre_crop)).batch(batch)
-  yield from _iterate(ds, num_workers, buffer)
+  iterator = _iterate(ds, num_workers, buffer)
+  try:
+    for batch in iterator:
+      yield {k: np.array(v) for k, v in batch.items()}
+  finally:
+    iterator.close()
