@@ -18,6 +18,7 @@ from typing import Any
 
 from absl import app
 from absl import flags
+from absl import logging as absl_logging
 import numpy as np
 
 from abstract_cls import taxonomy
@@ -141,6 +142,7 @@ def plot(summary: dict[str, Any], path: str) -> None:
 
 def main(argv: list[str]) -> None:
   del argv
+  absl_logging.set_verbosity(absl_logging.WARNING)  # TFDS logs every shard at INFO
   from abstract_cls.data import builders  # pylint: disable=import-outside-toplevel
   options = {k: v for k, v in (("stored_short_side", _STORED_SHORT_SIDE.value),
                                ("crop_to_bbox", _CROP_TO_BBOX.value),
