@@ -117,6 +117,9 @@ def make_aihub(root: pathlib.Path) -> dict:
   skipped[photo] = "unknown domain"
   pair("L2_46", "s_0816_24_1", ".jpg", images.rgb(), _label("../../../../../../../etc/passwd"))
   skipped[f"{prefix_lbl}L2_46/s_0816_24_1.json"] = "abs_path escapes the manual dir"
+  _write(labels / "L2_46" / "zz_copy_of_s_0817_5_1.json",  # claims an image already labelled
+         _label(f"/{prefix_src}L2_46/s_0817_5_1.jpg"))
+  skipped[f"{prefix_lbl}L2_46/zz_copy_of_s_0817_5_1.json"] = "second label for one image"
   pair("L2_46", "s_0816_25_1", ".jpg", None, _label(""))
   skipped[f"{prefix_lbl}L2_46/s_0816_25_1.json"] = "image not found"
   # Unknown class: a name with an id outside the 20 classes and no L2 folder.

@@ -126,3 +126,16 @@ def test_committed_dummy_data_matches_the_fixture(tmp_path, name, make):
   expected["skipped"] = {f: r for f, r in expected["skipped"].items() if r != "empty class folder"}
   dummy = pathlib.Path(builders.BUILDERS[name].code_path).parent / "dummy_data"
   _check_report(builders.prepare(name, tmp_path / "tfds", dummy, stored_short_side=SIDE), expected)
+
+
+def test_file_names_that_are_not_utf8_are_kept_with_escapes(tmp_path):
+  import os  # pylint: disable=import-outside-toplevel
+  import image_fixtures  # pylint: disable=import-outside-toplevel
+  folder = tmp_path / "manual" / "L2_52"
+  folder.mkdir(parents=True)
+  # "가.png" in CP949, as an archive unpacked with the wrong code page leaves it.
+  with open(os.path.join(os.fsencode(folder), b"\xb0\xa1.png"), "wb") as f:
+    f.write(image_fixtures.rgb(20, 20))
+  builder = builders.prepare("dcc2022", tmp_path / "tfds", tmp_path / "manual",
+                             stored_short_side=SIDE)
+  assert list(_records(builder, "train")) == ["L2_52/\\xb0\\xa1.png"]

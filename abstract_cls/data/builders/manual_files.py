@@ -3,16 +3,20 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Iterator
+from typing import Callable, Iterator
 
 from abstract_cls import taxonomy
 
 CLASS_FOLDER = re.compile(r"^L2_\d+$")
 
 
-def files_below(folder: str) -> Iterator[str]:
-  """All files below `folder` (recursively, sorted, symlinked folders not followed)."""
-  for root, dirs, files in os.walk(folder):
+def files_below(folder: str, on_error: Callable[[OSError], None]) -> Iterator[str]:
+  """All files below `folder` (recursively, sorted, symlinked folders not followed).
+
+  on_error gets the OSError of each folder that cannot be listed (os.walk would
+  silently leave it out).
+  """
+  for root, dirs, files in os.walk(folder, onerror=on_error):
     dirs.sort()
     for name in sorted(files):
       yield os.path.join(root, name)
@@ -23,8 +27,13 @@ def count_files(folder: str) -> int:
 
 
 def relative(path: str, manual_dir: str) -> str:
-  """The name a file gets in records and reports: its path below the manual dir, '/'-separated."""
-  return os.path.relpath(path, manual_dir).replace(os.sep, "/")
+  """The name a file gets in records and reports: its path below the manual dir, '/'-separated.
+
+  Names that are not valid UTF-8 (archives unpacked with the wrong code page, e.g. Korean
+  CP949 names) keep their bytes as \\xNN escapes: unique, and storable as TFDS text.
+  """
+  name = os.path.relpath(path, manual_dir).replace(os.sep, "/")
+  return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def unknown_class_detail(folder: str) -> str:

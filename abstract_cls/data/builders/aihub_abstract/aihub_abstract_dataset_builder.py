@@ -134,7 +134,11 @@ class AihubAbstract(reporting_builder.ReportingBuilder):
     """(JSON paths, {stem: image paths}) below root; prunes non-competition L2 folders."""
     codes = set(taxonomy.class_codes())
     labels, images = [], {}
-    for folder, dirs, files in os.walk(root):
+    def unreadable(error: OSError) -> None:
+      self.report.skip(self._name(error.filename) + "/", "unreadable folder",
+                       error.strerror or str(error))
+
+    for folder, dirs, files in os.walk(root, onerror=unreadable):
       dirs.sort()
       for name in list(dirs):
         if manual_files.CLASS_FOLDER.match(name) and name not in codes:
@@ -158,8 +162,9 @@ class AihubAbstract(reporting_builder.ReportingBuilder):
     stem = os.path.splitext(os.path.basename(label_path))[0]
     if isinstance(abs_path, str) and abs_path.strip():
       relative = abs_path.replace("\\", "/").lstrip("/")
-      candidate = os.path.realpath(os.path.join(self._manual_dir, relative))
-      if os.path.commonpath([candidate, self._real_manual_dir]) != self._real_manual_dir:
+      candidate = os.path.normpath(os.path.join(self._manual_dir, relative))
+      resolved = os.path.realpath(candidate)  # also catches symlinks pointing outside
+      if os.path.commonpath([resolved, self._real_manual_dir]) != self._real_manual_dir:
         return None, "abs_path escapes the manual dir"
       if os.path.isfile(candidate):
         return candidate, ""
@@ -208,6 +213,9 @@ class AihubAbstract(reporting_builder.ReportingBuilder):
       if problem:
         used.update(same_stem)
         self.report.skip(name, problem, str(block.get("abs_path", stem)))
+        continue
+      if image in used:  # Another label already claimed it (copies of a label file).
+        self.report.skip(name, "second label for one image", self._name(image))
         continue
       used.add(image)
       if domain not in DOMAINS:

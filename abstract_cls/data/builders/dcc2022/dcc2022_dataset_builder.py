@@ -103,6 +103,11 @@ class Dcc2022(reporting_builder.ReportingBuilder):
           self.report.skip(name, "not a train/ or valid/ folder", "not read")
     codes = set(taxonomy.class_codes())
     files_per_split = {}
+
+    def unreadable(error: OSError) -> None:
+      self.report.skip(manual_files.relative(error.filename, manual_dir) + "/",
+                       "unreadable folder", error.strerror or str(error))
+
     for split, root in split_roots.items():
       files = []
       for entry in sorted(os.scandir(root), key=lambda e: e.name):
@@ -113,7 +118,8 @@ class Dcc2022(reporting_builder.ReportingBuilder):
           self.report.skip(name + "/", "unknown class folder",
                            manual_files.unknown_class_detail(entry.path))
         else:
-          class_files = [(path, entry.name) for path in manual_files.files_below(entry.path)]
+          class_files = [(path, entry.name)
+                         for path in manual_files.files_below(entry.path, unreadable)]
           if not class_files:
             self.report.skip(name + "/", "empty class folder")
           files += class_files
