@@ -3,6 +3,7 @@
 tfds.testing.DatasetBuilderTestCase needs TensorFlow (not installed), so these are plain
 pytest tests that prepare from the dummy data and check split counts and the report.
 """
+import concurrent.futures
 import pathlib
 import time
 
@@ -72,3 +73,12 @@ def test_bad_options_are_clear_errors(tmp_path):
     builders.prepare("abstract_icons", tmp_path, archive_dir=DUMMY_DIR, crop_to_bbox=True)
   with pytest.raises(ValueError, match="takes no manual dir"):
     builders.prepare("abstract_icons", tmp_path, manual_dir=tmp_path)
+
+
+def test_concurrent_prepares_of_one_dataset_both_succeed(tmp_path):
+  with concurrent.futures.ThreadPoolExecutor(2) as pool:
+    results = list(pool.map(
+        lambda _: builders.prepare("abstract_icons", tmp_path, archive_dir=DUMMY_DIR).split_counts(),
+        range(2)))
+  assert results[0] == results[1] == {"train": 5, "validation": 2, "test": 2,
+                                      "test_unseen_style": 2}

@@ -1,9 +1,11 @@
 """prepare(): build (if needed) and return a prepared TFDS builder (Contract 2)."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
-from typing import Any
+from typing import Any, Iterator
 
 import tensorflow_datasets as tfds
 
@@ -55,24 +57,53 @@ def prepare(name: str, data_dir: str | os.PathLike | None = None,
       raise ValueError(f"{name} takes no manual dir (got {manual_dir!r}); "
                        "it reads the archive given by archive_dir (default: embedded)")
     manual_dir = os.fspath(manual_dir)
-  try:
-    builder = builder_cls.from_options(data_dir, **builder_kwargs)
-  except TypeError as e:
-    raise ValueError(f"{name}: bad builder option in {sorted(builder_kwargs)}: {e}") from None
-  prepared = builder.data_path.joinpath(tfds.core.constants.DATASET_INFO_FILENAME).exists()
-  if prepared and not overwrite and not _is_stale(builder, manual_dir):
+  builder = _make(builder_cls, data_dir, builder_kwargs)
+  if _ready(builder, manual_dir, overwrite):
     return builder
-  if builder_cls.EXPECTED_LAYOUT is not None:
-    if manual_dir is None:
-      raise reporting_builder.ManualDirError(
-          f"{name} is not prepared in {builder.data_dir} and needs manual_dir.\n"
-          f"Expected layout:\n{builder_cls.EXPECTED_LAYOUT}")
-    builder.check_manual_dir(manual_dir)
-  if prepared:
-    # A builder that found prepared data has frozen its DatasetInfo; start from scratch.
-    shutil.rmtree(builder.data_dir)
-    builder = builder_cls.from_options(data_dir, **builder_kwargs)
-  builder.download_and_prepare(
-      file_format="array_record",
-      download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
-  return builder
+  with _prepare_lock(builder):  # another process (xdist worker, trainer) may be preparing
+    builder = _make(builder_cls, data_dir, builder_kwargs)
+    if not overwrite and _ready(builder, manual_dir, overwrite):
+      return builder  # it was prepared while we waited
+    if builder_cls.EXPECTED_LAYOUT is not None:
+      if manual_dir is None:
+        raise reporting_builder.ManualDirError(
+            f"{name} is not prepared in {builder.data_dir} and needs manual_dir.\n"
+            f"Expected layout:\n{builder_cls.EXPECTED_LAYOUT}")
+      builder.check_manual_dir(manual_dir)
+    if _is_prepared(builder):
+      # A builder that found prepared data has frozen its DatasetInfo; start from scratch.
+      shutil.rmtree(builder.data_dir)
+      builder = _make(builder_cls, data_dir, builder_kwargs)
+    builder.download_and_prepare(
+        file_format="array_record",
+        download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
+    return builder
+
+
+def _make(builder_cls, data_dir, builder_kwargs: dict[str, Any]):
+  try:
+    return builder_cls.from_options(data_dir, **builder_kwargs)
+  except TypeError as e:
+    raise ValueError(f"{builder_cls.name}: bad builder option in {sorted(builder_kwargs)}: "
+                     f"{e}") from None
+
+
+def _is_prepared(builder) -> bool:
+  return builder.data_path.joinpath(tfds.core.constants.DATASET_INFO_FILENAME).exists()
+
+
+def _ready(builder, manual_dir: str | None, overwrite: bool) -> bool:
+  return _is_prepared(builder) and not overwrite and not _is_stale(builder, manual_dir)
+
+
+@contextlib.contextmanager
+def _prepare_lock(builder) -> Iterator[None]:
+  """Exclusive lock per dataset and data dir (flock: released if the process dies)."""
+  root = os.fspath(builder.data_dir_root)
+  os.makedirs(root, exist_ok=True)
+  with open(os.path.join(root, f".{builder.name}.prepare.lock"), "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(lock, fcntl.LOCK_UN)
