@@ -139,3 +139,11 @@ def test_file_names_that_are_not_utf8_are_kept_with_escapes(tmp_path):
   builder = builders.prepare("dcc2022", tmp_path / "tfds", tmp_path / "manual",
                              stored_short_side=SIDE)
   assert list(_records(builder, "train")) == ["L2_52/\\xb0\\xa1.png"]
+
+
+def test_dcc2022_accepts_one_wrapper_folder(tmp_path):
+  expected = manual_fixtures.make_dcc2022(tmp_path / "manual" / "DCC2022_data")
+  builder = builders.prepare("dcc2022", tmp_path / "tfds", tmp_path / "manual",
+                             stored_short_side=SIDE)
+  assert builder.split_counts() == expected["kept"]
+  assert all(name.startswith("DCC2022_data/train/") for name in _records(builder, "train"))
