@@ -147,3 +147,25 @@ def test_dcc2022_accepts_one_wrapper_folder(tmp_path):
                              stored_short_side=SIDE)
   assert builder.split_counts() == expected["kept"]
   assert all(name.startswith("DCC2022_data/train/") for name in _records(builder, "train"))
+
+
+def test_split_without_a_usable_image_is_dropped_and_reported(tmp_path):
+  import image_fixtures  # pylint: disable=import-outside-toplevel
+  manual = tmp_path / "manual"
+  (manual / "train" / "L2_10").mkdir(parents=True)
+  (manual / "train" / "L2_10" / "a.png").write_bytes(image_fixtures.rgb())
+  (manual / "valid" / "L2_10").mkdir(parents=True)
+  (manual / "valid" / "L2_10" / "b.png").write_bytes(b"")
+  builder = builders.prepare("dcc2022", tmp_path / "tfds", manual, stored_short_side=SIDE)
+  assert builder.split_counts() == {"train": 1}
+  report = builders.read_report(builder.data_dir)
+  assert report["dropped_splits"] == ["validation"]
+  assert report["skipped"] == [{"file": "valid/L2_10/b.png", "reason": "empty file",
+                                "detail": "0 bytes"}]
+
+
+def test_no_usable_image_at_all_is_one_clear_error(tmp_path):
+  (tmp_path / "manual" / "L2_10").mkdir(parents=True)
+  (tmp_path / "manual" / "L2_10" / "a.jpg").write_bytes(b"")
+  with pytest.raises(ValueError, match="no usable image at all(.|\n)*L2_10/a.jpg: empty file"):
+    builders.prepare("dcc2022", tmp_path / "tfds", tmp_path / "manual")

@@ -22,6 +22,7 @@ class PrepareReport:
     self.kept_per_split: collections.Counter[str] = collections.Counter()
     self.skipped: list[dict[str, str]] = []
     self.fixed: list[dict[str, str]] = []
+    self.dropped_splits: list[str] = []  # splits with files but none usable
 
   def keep(self, split: str) -> None:
     self.kept_per_split[split] += 1
@@ -44,6 +45,7 @@ class PrepareReport:
         "fixed": fixed,
         # Additions to the Contract 2 minimum, for quick reading:
         "kept_per_split": dict(sorted(self.kept_per_split.items())),
+        "dropped_splits": self.dropped_splits,
         "skipped_by_reason": dict(collections.Counter(e["reason"] for e in skipped).most_common()),
         "fixed_by_what": dict(collections.Counter(
             part.split(" (")[0] for e in fixed for part in e["what"].split("; ")).most_common()),
@@ -62,6 +64,7 @@ class PrepareReport:
     lines = [f"{dataset}: kept {d['kept']} "
              f"({', '.join(f'{k} {v}' for k, v in d['kept_per_split'].items())}), "
              f"skipped {len(d['skipped'])}, fixed {len(d['fixed'])}"]
+    lines += [f"  split {split!r} dropped: no usable image" for split in d["dropped_splits"]]
     lines += [f"  skipped {n:6d}  {reason}" for reason, n in d["skipped_by_reason"].items()]
     lines += [f"  fixed   {n:6d}  {what}" for what, n in d["fixed_by_what"].items()]
     return "\n".join(lines)

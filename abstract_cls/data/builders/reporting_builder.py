@@ -98,8 +98,12 @@ class ReportingBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
           generators[split] = self._generate_examples(split=split, first=first,
                                                       rest=items[i + 1:])
           break
+      else:
+        self.report.dropped_splits.append(split)
     if not generators:
-      raise ValueError(f"{self.name}: no usable image at all.\n{self.report.summary(self.name)}")
+      examples = "\n".join(f"  {e['file']}: {e['reason']}" for e in self.report.skipped[:20])
+      raise ValueError(f"{self.name}: no usable image at all.\n"
+                       f"{self.report.summary(self.name)}\nfirst skipped:\n{examples}")
     return generators
 
   def _generate_examples(self, split: str, first: tuple[str, dict],
