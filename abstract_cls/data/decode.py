@@ -101,11 +101,11 @@ def _to_rgb(image: Image.Image, fixes: list[str]) -> Image.Image:
     return image
   if mode == "P":
     if "transparency" in image.info:
-      image, mode = image.convert("RGBA"), "RGBA"
+      image, mode = image.convert("RGBA"), "palette+transparency"
     else:
       fixes.append("palette -> RGB")
       return image.convert("RGB")
-  if mode in _ALPHA_MODES:
+  if mode in _ALPHA_MODES or mode == "palette+transparency":
     fixes.append(f"{mode} alpha composited on white")
     rgba = image.convert("RGBA")
     background = Image.new("RGBA", rgba.size, _WHITE + (255,))
@@ -166,10 +166,14 @@ def decode_image(source: str | os.PathLike | bytes, *, name: str | None = None,
     image.load()
   except Exception as e:  # Truncated data, bad CRC, broken codec stream, ...
     raise ImageDecodeError(name, "truncated or corrupt image", f"{type(e).__name__}: {e}") from None
+  if (source_format == "PNG" and len(data) > 24 and data[24] == 16
+      and image.mode not in _HIGH_BIT_DEPTH_MODES):
+    fixes.append("16-bit PNG -> 8-bit")  # Pillow reads 48/64-bit PNGs as 8-bit RGB(A)
   try:
     orientation = image.getexif().get(0x0112, 1)
   except Exception:  # A broken EXIF block must not cost us the image.
-    orientation, _ = 1, fixes.append("unreadable EXIF ignored")
+    orientation = 1
+    fixes.append("unreadable EXIF ignored")
   if orientation in range(2, 9):
     try:
       image = ImageOps.exif_transpose(image)

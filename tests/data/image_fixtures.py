@@ -81,3 +81,16 @@ def animated_gif(size: int = 16, frames: int = 3) -> bytes:
   buffer = io.BytesIO()
   images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:])
   return buffer.getvalue()
+
+
+def rgb48_png(width: int = 8, height: int = 6) -> bytes:
+  """16 bits per channel RGB PNG (Pillow has no mode to write it; built by hand)."""
+  def chunk(kind: bytes, payload: bytes) -> bytes:
+    return (struct.pack(">I", len(payload)) + kind + payload
+            + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF))
+  pixels = (np.arange(width * height * 3, dtype=np.uint32).reshape(height, width * 3)
+            * 1000 % 65536).astype(">u2")
+  raw = b"".join(b"\x00" + row.tobytes() for row in pixels)
+  header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+  return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
+          + chunk(b"IEND", b""))

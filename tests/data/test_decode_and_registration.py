@@ -22,7 +22,8 @@ pytestmark = pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarni
     (images.cmyk_jpeg(), "CMYK -> RGB"),
     (images.grey16_png(), "high bit depth (I;16) -> 8-bit RGB"),
     (images.exif_rotated_jpeg(), "EXIF orientation 6 applied"),
-], ids=["rgb", "rgba", "palette", "grey", "cmyk", "grey16", "exif"])
+    (images.rgb48_png(), "16-bit PNG -> 8-bit"),
+], ids=["rgb", "rgba", "palette", "grey", "cmyk", "grey16", "exif", "rgb48"])
 def test_repairable_images_decode_to_uint8_rgb(data, fix):
   decoded = decode.decode_image(data)
   assert decoded.pixels.dtype == np.uint8 and decoded.pixels.shape[2] == 3
