@@ -169,3 +169,27 @@ def test_no_usable_image_at_all_is_one_clear_error(tmp_path):
   (tmp_path / "manual" / "L2_10" / "a.jpg").write_bytes(b"")
   with pytest.raises(ValueError, match="no usable image at all(.|\n)*L2_10/a.jpg: empty file"):
     builders.prepare("dcc2022", tmp_path / "tfds", tmp_path / "manual")
+
+
+def test_aihub_bad_bboxes_keep_the_image_and_are_reported(tmp_path):
+  import json  # pylint: disable=import-outside-toplevel
+  import image_fixtures  # pylint: disable=import-outside-toplevel
+  folder = tmp_path / "manual" / "1.Training" / "L2_46"
+  folder.mkdir(parents=True)
+  bboxes = {"s_0816_1_1": "[30, 20, 50, 50]", "s_0816_2_1": "[x, y]",
+            "s_0816_3_1": "[100, 100, 10, 10]"}
+  for stem, bbox in bboxes.items():
+    (folder / f"{stem}.png").write_bytes(image_fixtures.rgb(40, 32))
+    (folder / f"{stem}.json").write_text(json.dumps(
+        {"abstract_image": {"abs_domain": "SKETCH", "abs_bbox": bbox}}))
+  builder = builders.prepare("aihub_abstract", tmp_path / "tfds", tmp_path / "manual",
+                             crop_to_bbox=True)
+  shapes = {name.rsplit("/", 1)[1]: r["image"].shape
+            for name, r in _records(builder, "train").items()}
+  assert shapes == {"s_0816_1_1.png": (12, 10, 3), "s_0816_2_1.png": (32, 40, 3),
+                    "s_0816_3_1.png": (32, 40, 3)}
+  fixed = {e["file"].rsplit("/", 1)[1]: e["what"]
+           for e in builders.read_report(builder.data_dir)["fixed"]}
+  assert "clipped" in fixed["s_0816_1_1.png"]
+  assert "malformed; whole image kept" in fixed["s_0816_2_1.png"]
+  assert "outside" in fixed["s_0816_3_1.png"]
