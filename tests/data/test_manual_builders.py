@@ -193,3 +193,15 @@ def test_aihub_bad_bboxes_keep_the_image_and_are_reported(tmp_path):
   assert "clipped" in fixed["s_0816_1_1.png"]
   assert "malformed; whole image kept" in fixed["s_0816_2_1.png"]
   assert "outside" in fixed["s_0816_3_1.png"]
+
+
+def test_plain_tfds_api_prepares_without_tensorflow(tmp_path):
+  import sys  # pylint: disable=import-outside-toplevel
+  import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
+  dummy = pathlib.Path(builders.BUILDERS["dcc2022"].code_path).parent / "dummy_data"
+  builder = tfds.builder("dcc2022", data_dir=tmp_path, file_format="array_record")
+  builder.download_and_prepare(file_format="array_record",
+                               download_config=tfds.download.DownloadConfig(manual_dir=dummy))
+  assert builder.info.splits["train"].num_examples == 12
+  assert builders.read_report(builder.data_dir)["kept"] == 14
+  assert "tensorflow" not in sys.modules
