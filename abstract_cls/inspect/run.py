@@ -92,16 +92,18 @@ def inspect_model(model: nnx.Module, batches: Iterable[dict], labels: np.ndarray
   timings, artefacts = {}, {}
   clock = time.perf_counter()
 
-  def done(name, path):
+  def done(name, path=None):
+    """Records a written figure (path) or a finished step (no path) and its seconds."""
     nonlocal clock
-    artefacts[name] = pathlib.Path(path).name
+    if path is not None:
+      artefacts[name] = pathlib.Path(path).name
     timings[name] = round(time.perf_counter() - clock, 2)
     clock = time.perf_counter()
 
   chosen = collect_lib.select_examples(labels, domains, options.images_per_domain,
                                        options.max_examples)
   data = collect_lib.collect(model, batches, labels, domains, chosen, options.max_examples)
-  done("predictions", out)
+  done("predictions")
   inputs = data.chosen_inputs
   shown = display.to_display(inputs)
   row_titles = [f"{display.domain_name(data.domains[i]).lower()}\n"
