@@ -156,6 +156,7 @@ def measure_project_step(args, launched_at):
     step += args.steps
   step_s = statistics.median(windows)
   loss = float(jax.device_get(acc['loss_sum'] / acc['steps']))
+  input_ms = _time_input_alone(train_input, args.steps) if args.time_input else None
   memory = device.memory_stats() or {}
   peak = args.peak_flops or _peak_for(device.device_kind)
   # Under SPMD, cost_analysis counts one device's program; the step runs on all of them.
@@ -174,10 +175,29 @@ def measure_project_step(args, launched_at):
       peak_memory_gb=round(memory.get('peak_bytes_in_use', 0) / 2**30, 2)
       if memory else None,
       host_max_rss_gb=round(_max_rss_bytes() / 2**30, 2),
-      hlo_all_reduces=hlo_all_reduces, mean_loss=round(loss, 4),
+      input_ms=input_ms, hlo_all_reduces=hlo_all_reduces, mean_loss=round(loss, 4),
       num_examples=train_input.num_examples,
       first_step_done_at=first_step_done_at, phases=phases, **cache_events)
   return result
+
+
+def _time_input_alone(train_input, steps):
+  """Milliseconds per batch of the input path alone (pick + augment on the device)."""
+  import jax  # pylint: disable=g-import-not-at-top
+
+  @jax.jit
+  def batch(device_data, step):
+    key = jax.random.fold_in(jax.random.key(0), step)
+    return train_input.batch(device_data, {}, step, key)
+
+  if not train_input.device_data:
+    return None  # streaming mode: the host feeds the batch
+  jax.block_until_ready(batch(train_input.device_data, 0))
+  tick = time.perf_counter()
+  for step in range(1, steps + 1):
+    out = batch(train_input.device_data, step)
+  jax.block_until_ready(out)
+  return round((time.perf_counter() - tick) / steps * 1e3, 2)
 
 
 def _max_rss_bytes():
@@ -305,7 +325,8 @@ def run_startup(args):
   results = []
   for label in ('cold_cache', 'warm_cache'):
     command = _worker_command(args, args.model, args.image_size, args.batch_size,
-                              cache_dir=cache_dir, steps=1, warmup=0, windows=1)
+                              cache_dir=cache_dir, steps=1, warmup=0, windows=1,
+                              time_input=0)
     r = _spawn(command, peer='abstract_cls', model=args.model, image_size=args.image_size)
     if 'first_step_done_at' in r:
       r['command_to_first_step_s'] = round(r['first_step_done_at'] - r['launched_at'], 2)
@@ -354,6 +375,8 @@ def main(argv=None):
   parser.add_argument('--num_devices', type=int, default=0, help='0 = all devices')
   parser.add_argument('--cache_dir', default='',
                       help="persistent compilation cache; '' = the trainer's default")
+  parser.add_argument('--time_input', type=int, default=1,
+                      help='also time the input path alone (1) or not (0)')
   parser.add_argument('--peak_flops', type=float, default=0.0,
                       help='override the device peak used for MFU (FLOP/s)')
   parser.add_argument('--torch_python', default=os.environ.get('TORCH_PYTHON', sys.executable),
