@@ -12,6 +12,7 @@ import pathlib
 import time
 from collections.abc import Iterable
 
+import jax
 import ml_collections
 import numpy as np
 from flax import nnx
@@ -33,7 +34,7 @@ def inspect_config() -> ml_collections.ConfigDict:
   """Defaults; a run config may carry them as config.inspect (overridable with --config.inspect.*)."""
   c = ml_collections.ConfigDict()
   c.split = ""  # '' -> config.eval.split
-  c.step = "best"  # checkpoint: 'best' | 'latest' | a step number
+  c.step = ""  # checkpoint: 'best' | 'latest' | a step number; '' -> config.eval.checkpoint
   c.out_dir = ""  # '' -> WORKDIR/inspect
   c.batch_size = 64
   c.max_examples = 2000  # cap on examples read from the split; 0 = all
@@ -80,7 +81,7 @@ def _read_logs(workdir: pathlib.Path) -> tuple[list[dict], list[dict]]:
 def inspect_model(model: nnx.Module, batches: Iterable[dict], labels: np.ndarray,
                   domains: np.ndarray, out_dir: str | pathlib.Path, options=None, *,
                   title: str = "model", metrics_rows: list[dict] | None = None,
-                  layer_rows: list[dict] | None = None) -> dict:
+                  layer_rows: list[dict] | None = None, command: str = "") -> dict:
   """Writes every figure + index.md for a model and evaluation batches; -> summary dict.
 
   batches: Contract 3 eval batches (image normalised, mask) in split order, labels /
@@ -172,7 +173,9 @@ def inspect_model(model: nnx.Module, batches: Iterable[dict], labels: np.ndarray
         metrics_rows, out / "training_curves.png", layer_rows, title=f"{title}: training"))
 
   summary = dict(
-      title=title, num_examples=int(len(data.labels)),
+      title=title, command=command,
+      backend=f"JAX {jax.default_backend()}, {jax.devices()[0].device_kind}",
+      num_examples=int(len(data.labels)),
       accuracy=float((data.preds == data.labels).mean()),
       per_domain_accuracy={k: v[0] for k, v in errors.per_domain_accuracy(
           data.labels, data.preds, data.domains).items()},
@@ -188,10 +191,13 @@ def inspect_model(model: nnx.Module, batches: Iterable[dict], labels: np.ndarray
 
 def _index_markdown(summary: dict, checks, data: collect_lib.Collected) -> str:
   a = summary["artefacts"]
-  lines = [f"# Inspect: {summary['title']}", "",
-           f"{summary['num_examples']} examples, accuracy {summary['accuracy']:.3f}; by domain: "
-           + ", ".join(f"{d.lower()} {acc:.3f}" for d, acc in summary["per_domain_accuracy"].items())
-           + ".", ""]
+  lines = [f"# Inspect: {summary['title']}", ""]
+  if summary.get("command"):
+    lines.extend([f"Made by `{summary['command']}` ({summary['backend']}).", ""])
+  lines.extend([
+      f"{summary['num_examples']} examples, accuracy {summary['accuracy']:.3f}; by domain: "
+      + ", ".join(f"{d.lower()} {acc:.3f}" for d, acc in summary["per_domain_accuracy"].items())
+      + ".", ""])
 
   def figure(key, heading, text):
     if key in a:
@@ -238,7 +244,10 @@ def run_inspect(config, workdir: str, *, split: str = "", step: str | int | None
   from abstract_cls.train import checkpointing  # pylint: disable=g-import-not-at-top
   from abstract_cls.train import mesh as mesh_lib  # pylint: disable=g-import-not-at-top
   options = _options(config, options)
-  chosen_step = step if step not in (None, "") else options.step
+  chosen_step = next((s for s in (step, options.step) if s not in (None, "")), None)
+  if chosen_step is None:
+    eval_config = config.get("eval") if config is not None else None
+    chosen_step = eval_config.get("checkpoint", "best") if eval_config else "best"
   model, restored_config, restored_step = checkpointing.restore_for_inference(
       workdir, step=int(chosen_step) if str(chosen_step).isdigit() else chosen_step)
   config = config if config is not None else restored_config
@@ -256,9 +265,11 @@ def run_inspect(config, workdir: str, *, split: str = "", step: str | int | None
   title = (f"{restored_config.model.name} step {restored_step}, "
            f"{config.data.name}/{split}{' (official protocol)' if official else ''}")
   out = pathlib.Path(options.out_dir) if options.out_dir else workdir_path / "inspect"
+  command = (f"python -m abstract_cls.inspect --workdir={workdir} --split={split} "
+             f"--step={restored_step}")
   summary = inspect_model(model, eval_input.batches(), np.asarray(eval_input.labels),
                           np.asarray(eval_input.domains), out, options, title=title,
-                          metrics_rows=metrics_rows, layer_rows=layer_rows)
+                          metrics_rows=metrics_rows, layer_rows=layer_rows, command=command)
   summary.update(step=int(restored_step), split=split, out_dir=str(out))
   (out / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
   return summary
