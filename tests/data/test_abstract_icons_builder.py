@@ -76,9 +76,10 @@ def test_bad_options_are_clear_errors(tmp_path):
 
 
 def test_concurrent_prepares_of_one_dataset_both_succeed(tmp_path):
+  def prepare_and_count(_):
+    return builders.prepare("abstract_icons", tmp_path, archive_dir=DUMMY_DIR).split_counts()
+
   with concurrent.futures.ThreadPoolExecutor(2) as pool:
-    results = list(pool.map(
-        lambda _: builders.prepare("abstract_icons", tmp_path, archive_dir=DUMMY_DIR).split_counts(),
-        range(2)))
+    results = list(pool.map(prepare_and_count, range(2)))
   assert results[0] == results[1] == {"train": 5, "validation": 2, "test": 2,
                                       "test_unseen_style": 2}
