@@ -1,0 +1,206 @@
+"""Audit outputs: audit.json, report.md with thumbnail sheets, and cleaned_manifest.csv.
+
+cleaned_manifest.csv has one row per input file, columns `file_name,keep,reason`: keep is 1 or
+0, reason is empty for kept files, else "duplicate_of: <kept file>", "photo_candidate:
+score=<s>" or "unreadable: <error>". file_name is the source's key (the TFDS `file_name`
+feature, the folder-relative path, or the embedded manifest's `file`).
+"""
+from __future__ import annotations
+
+import collections
+import csv
+import json
+import pathlib
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from abstract_cls import taxonomy
+from abstract_cls.audit import photos
+
+THUMB = 96
+TOP_GROUPS = 12
+TOP_PHOTOS = 24
+LISTED_PHOTOS = 200
+
+
+def leakage(result) -> dict:
+  items, index = result.items, result.collected.index
+  crossing, pairs, leaked = [], collections.Counter(), 0
+  for gid, group in enumerate(result.groups):
+    splits = [items[index[m]].split for m in group.members]
+    if len(set(splits)) > 1:
+      crossing.append(gid)
+      rep_split = splits[0]
+      leaked += sum(s != rep_split for s in splits)
+      for s in sorted(set(splits) - {rep_split}):
+        pairs[f"{rep_split}~{s}"] += 1
+  return {"num_groups_crossing_splits": len(crossing), "num_files_leaked": leaked,
+          "groups_by_split_pair": dict(pairs), "group_ids": crossing}
+
+
+def counts(items, removed: set[int]) -> dict:
+  """{"before"/"after": {class_code: {domain: n}}} (domains with zero omitted)."""
+  out = {}
+  for key, keep in (("before", lambda i: True), ("after", lambda i: i not in removed)):
+    table = {code: {} for code in taxonomy.class_codes()}
+    for i, it in enumerate(items):
+      if keep(i):
+        table[it.class_code][it.domain] = table[it.class_code].get(it.domain, 0) + 1
+    out[key] = table
+  return out
+
+
+def _group_json(gid, group, result) -> dict:
+  items, index = result.items, result.collected.index
+  members = [items[index[m]] for m in group.members]
+  return {
+      "id": gid, "representative": members[0].file_name,
+      "members": [{"file": it.file_name, "split": it.split, "class_code": it.class_code,
+                   "domain": it.domain} for it in members],
+      "splits": sorted({it.split for it in members}),
+      "classes": sorted({it.class_code for it in members}),
+      "label_conflict": len({it.class_code for it in members}) > 1,
+      "edges": [{"a": items[index[e.i]].file_name, "b": items[index[e.j]].file_name,
+                 "method": e.method, "value": round(float(e.value), 4)} for e in group.edges],
+  }
+
+
+def summary(result, source) -> dict:
+  coll = result.collected
+  order = np.argsort(-result.photo_scores)
+  cut = result.photo_cut["cut"]
+  photo_json = [{"file": result.items[coll.index[m]].file_name,
+                 "score": round(float(result.photo_scores[m]), 3),
+                 "above_cut": bool(result.photo_scores[m] >= cut),
+                 "z": {k: round(float(v), 2) for k, v in zip(photos.STATISTICS, result.photo_z[m])}}
+                for m in order[:LISTED_PHOTOS]]
+  removed = set(result.reasons)
+  by_reason = collections.Counter(why.split(":")[0] for why in result.reasons.values())
+  return {
+      "source": getattr(source, "description", type(source).__name__),
+      "num_files": len(result.items), "num_readable": len(coll.index),
+      "num_kept": len(result.items) - len(removed), "removed_by_reason": dict(by_reason),
+      "unreadable": [{"file": result.items[i].file_name, "error": e}
+                     for i, e in coll.unreadable.items()],
+      "skipped": getattr(source, "skipped", []),
+      "duplicates": {
+          "feature_kind": result.feature_kind, "thresholds": result.thresholds,
+          "num_groups": len(result.groups),
+          "num_files_in_groups": sum(len(g.members) for g in result.groups),
+          "num_label_conflicts": sum(
+              len({result.items[coll.index[m]].class_code for m in g.members}) > 1
+              for g in result.groups),
+          "groups": [_group_json(gid, g, result) for gid, g in enumerate(result.groups)],
+      },
+      "photos": {"statistics": list(photos.STATISTICS), "cut": result.photo_cut,
+                 "num_candidates": int((result.photo_scores >= cut).sum()),
+                 "ranked": photo_json},
+      "leakage": leakage(result),
+      "counts": counts(result.items, removed),
+      "timings_s": {k: round(v, 2) for k, v in result.timings.items()},
+  }
+
+
+def _thumb(source, item_index: int, caption: str, frame: str) -> Image.Image:
+  tile = Image.new("RGB", (THUMB, THUMB + 24), "white")
+  try:
+    img = Image.fromarray(source.read(item_index, max_side=THUMB).rgb)
+    img.thumbnail((THUMB - 4, THUMB - 4))
+    tile.paste(img, ((THUMB - img.width) // 2, (THUMB - img.height) // 2))
+  except ValueError:
+    pass
+  draw = ImageDraw.Draw(tile)
+  draw.rectangle([0, 0, THUMB - 1, THUMB - 1], outline=frame, width=2)
+  for k, line in enumerate(caption.split("\n")[:2]):
+    draw.text((2, THUMB + 1 + 11 * k), line[:16], fill="black")
+  return tile
+
+
+def _sheet(tiles: list[Image.Image], columns: int, path: pathlib.Path) -> None:
+  rows = max(1, -(-len(tiles) // columns))
+  sheet = Image.new("RGB", (columns * THUMB, rows * (THUMB + 24)), "white")
+  for k, tile in enumerate(tiles):
+    sheet.paste(tile, ((k % columns) * THUMB, (k // columns) * (THUMB + 24)))
+  sheet.save(path)
+
+
+def _count_table(table: dict) -> list[str]:
+  domains = [d for d in taxonomy.DOMAINS if any(d in row for row in table.values())]
+  lines = ["| class | " + " | ".join(domains) + " | total |",
+           "|---|" + "---|" * (len(domains) + 1)]
+  totals = []
+  for code, row in table.items():
+    total = sum(row.values())
+    totals.append(total)
+    lines.append(f"| {code} | " + " | ".join(str(row.get(d, 0)) for d in domains)
+                 + f" | {total} |")
+  nonzero = [t for t in totals if t]
+  if nonzero:
+    lines.append(f"\nLargest / smallest non-empty class: {max(nonzero)} / {min(nonzero)} "
+                 f"= {max(nonzero) / min(nonzero):.1f}x")
+  return lines
+
+
+def write_markdown(data: dict, result, source, out: pathlib.Path) -> None:
+  coll, items = result.collected, result.items
+  dup, ph, leak = data["duplicates"], data["photos"], data["leakage"]
+  lines = [f"# Data audit: {data['source']}", "",
+           f"{data['num_files']} files, {data['num_readable']} readable, "
+           f"{data['num_kept']} kept. Removed by reason: {data['removed_by_reason']}.", "",
+           "## Duplicate groups", "",
+           f"Features: `{dup['feature_kind']}`; thresholds: {dup['thresholds']}. "
+           f"{dup['num_groups']} groups holding {dup['num_files_in_groups']} files; "
+           f"{dup['num_label_conflicts']} groups span more than one class. "
+           "The first tile of each row (green frame) is kept.", ""]
+  for gid, group in enumerate(result.groups[:TOP_GROUPS]):
+    tiles = [_thumb(source, int(coll.index[m]),
+                    f"{items[coll.index[m]].split}\n{items[coll.index[m]].class_code}",
+                    "green" if k == 0 else "red")
+             for k, m in enumerate(group.members[:8])]
+    name = f"duplicate_group_{gid:02d}.png"
+    _sheet(tiles, 8, out / name)
+    lines += [f"Group {gid}: {len(group.members)} files, splits {dup['groups'][gid]['splits']}, "
+              f"classes {dup['groups'][gid]['classes']}", "", f"![group {gid}]({name})", ""]
+  cut = ph["cut"]
+  lines += ["## Photo candidates", "",
+            f"Score = mean one-sided robust z-score of {', '.join(ph['statistics'])}. "
+            f"Suggested cut {cut['cut']:.2f} (rule: {cut['rule']}; see photos.suggest_cut); "
+            f"{ph['num_candidates']} files at or above it. Top {TOP_PHOTOS} by score "
+            "(red frame: above the cut):", ""]
+  order = np.argsort(-result.photo_scores)[:TOP_PHOTOS]
+  tiles = [_thumb(source, int(coll.index[m]), f"score {result.photo_scores[m]:.2f}\n"
+                  f"{items[coll.index[m]].class_code}",
+                  "red" if result.photo_scores[m] >= cut["cut"] else "green") for m in order]
+  _sheet(tiles, 8, out / "photo_candidates.png")
+  lines += ["![photo candidates](photo_candidates.png)", "", "| rank | file | score |",
+            "|---|---|---|"]
+  lines += [f"| {k + 1} | {p['file']} | {p['score']} |" for k, p in enumerate(ph["ranked"][:50])]
+  lines += ["", "## Leakage", "",
+            f"{leak['num_groups_crossing_splits']} duplicate groups cross splits "
+            f"({leak['num_files_leaked']} files outside the kept copy's split): "
+            f"{leak['groups_by_split_pair']}.", "",
+            "## Counts per class x domain, before cleaning", ""]
+  lines += _count_table(data["counts"]["before"])
+  lines += ["", "## After cleaning", ""] + _count_table(data["counts"]["after"])
+  lines += ["", f"Timings (s): {data['timings_s']}", ""]
+  (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def write_manifest(result, path: pathlib.Path) -> None:
+  with path.open("w", newline="", encoding="utf-8") as f:
+    writer = csv.writer(f)
+    writer.writerow(["file_name", "keep", "reason"])
+    for i, it in enumerate(result.items):
+      why = result.reasons.get(i, "")
+      writer.writerow([it.file_name, 0 if why else 1, why])
+
+
+def write_outputs(result, out_dir, source) -> dict:
+  out = pathlib.Path(out_dir)
+  out.mkdir(parents=True, exist_ok=True)
+  data = summary(result, source)
+  (out / "audit.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
+  write_manifest(result, out / "cleaned_manifest.csv")
+  write_markdown(data, result, source, out)
+  return data
