@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from flax import nnx
 
 from abstract_cls import taxonomy
 from abstract_cls.inspect import collect
@@ -14,6 +15,7 @@ from abstract_cls.inspect import embedding
 from abstract_cls.inspect import errors
 from abstract_cls.inspect import filters
 from abstract_cls.inspect import output_size
+from abstract_cls.inspect import saliency
 
 
 def _entry(i, o, k, s, p, kind="conv", c=8, **extra):
@@ -147,3 +149,34 @@ def test_select_examples_spreads_over_domains_and_classes():
   domains = np.array([0, 0, 0, 0, 1, 1, 2, 2, 2])
   chosen = collect.select_examples(labels, domains, per_domain=2)
   assert chosen.tolist() == [0, 2, 4, 5, 6, 7]  # distinct classes first, then repeats
+
+
+class _SquareDetector(nnx.Module):
+  """features = the image; logit c = mean over pixels of channel c: evidence is where ink is."""
+
+  def features(self, x):
+    return x
+
+  def classify(self, fmap):
+    return fmap.mean(axis=(1, 2))
+
+  def __call__(self, x):
+    return self.classify(self.features(x))
+
+
+def test_grad_cam_and_input_gradients_point_at_the_evidence(tmp_path):
+  images = np.zeros((2, 16, 16, 3), np.float32)
+  images[0, 2:6, 2:6, 1] = 1.0  # class 1 evidence top-left
+  images[1, 10:14, 9:13, 2] = 1.0  # class 2 evidence bottom-right
+  model = _SquareDetector()
+  cams, shape = saliency.grad_cam(model, images, np.array([1, 2]))
+  assert shape == (2, 16, 16, 3) and cams.shape == (2, 16, 16)
+  assert cams[0, 2:6, 2:6].mean() > 0.9 and cams[0, 10:, 10:].max() < 0.1
+  assert cams[1, 10:14, 9:13].mean() > 0.9 and cams[1, :6, :6].max() < 0.1
+  grads = saliency.input_gradients(model, images, np.array([1, 2]))
+  np.testing.assert_allclose(grads, 1.0)  # d mean / d pixel is uniform
+  probs = np.full((2, taxonomy.NUM_CLASSES), 0.01)
+  probs[[0, 1], [1, 2]] = 0.81
+  path = saliency.plot_saliency(images, cams, grads, np.array([1, 3]), probs, np.array([0, 2]),
+                                tmp_path / "s.png", "predicted", shape)
+  assert path.stat().st_size > 1000

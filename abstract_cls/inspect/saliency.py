@@ -18,9 +18,8 @@ from abstract_cls.inspect import display
 
 
 def _normalise_maps(maps: jax.Array) -> jax.Array:
-  lo = maps.min(axis=(1, 2), keepdims=True)
-  hi = maps.max(axis=(1, 2), keepdims=True)
-  return (maps - lo) / jnp.maximum(hi - lo, 1e-8)
+  """Non-negative maps divided by their per-image maximum (0 stays 0, as in Grad-CAM)."""
+  return maps / jnp.maximum(maps.max(axis=(1, 2), keepdims=True), 1e-12)
 
 
 @nnx.jit
