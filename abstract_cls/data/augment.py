@@ -96,58 +96,91 @@ def _inverse_affine(key: jax.Array, size: int, aug) -> jax.Array:
   return jnp.concatenate([lin, offset[:, None]], axis=1)
 
 
-def _warp(image: jax.Array, matrix: jax.Array, out_size: int) -> jax.Array:
-  """Bilinear resample of uint8/float [H, W, 3] through `matrix`; outside is white (255)."""
-  h, w = image.shape[:2]
+def _pack_rgb(images: jax.Array) -> jax.Array:
+  """uint8 [..., 3] -> int32 [...] (r | g << 8 | b << 16): the warp then gathers one scalar
+  per tap instead of a 3-wide row, which XLA:CPU does several times faster."""
+  c = images.astype(jnp.int32)
+  return c[..., 0] | (c[..., 1] << 8) | (c[..., 2] << 16)
+
+
+_PACKED_WHITE = 0xFFFFFF
+
+
+def _warp(packed: jax.Array, matrix: jax.Array, out_size: int) -> jax.Array:
+  """Bilinear resample of a packed [H, W] image through `matrix` -> float32 [out, out, 3] in
+  0..255; samples outside the image are white.
+
+  Each output pixel fetches its 2x2 neighbourhood with one dynamic_slice (a gather of 2x2
+  windows), 1.6x faster on XLA:CPU than four separate gathers.
+  """
+  h, w = packed.shape
   grid = (jnp.arange(out_size, dtype=jnp.float32) + 0.5) / out_size * 2 - 1
   px, py = jnp.meshgrid(grid, grid)  # [out, out], x varies along columns.
   xs = matrix[0, 0] * px + matrix[0, 1] * py + matrix[0, 2]
   ys = matrix[1, 0] * px + matrix[1, 1] * py + matrix[1, 2]
   x0, y0 = jnp.floor(xs), jnp.floor(ys)
   wx, wy = (xs - x0)[..., None], (ys - y0)[..., None]
-  flat = image.reshape(h * w, -1).astype(jnp.float32)
+  padded = jnp.pad(packed, 1, constant_values=_PACKED_WHITE)
+  xi = jnp.clip(x0, -1, w - 1).astype(jnp.int32) + 1
+  yi = jnp.clip(y0, -1, h - 1).astype(jnp.int32) + 1
+  window = jax.vmap(jax.vmap(lambda y, x: jax.lax.dynamic_slice(padded, (y, x), (2, 2))))(yi, xi)
 
-  def tap(yi, xi):
-    inside = (xi >= 0) & (xi <= w - 1) & (yi >= 0) & (yi <= h - 1)
-    idx = jnp.clip(yi, 0, h - 1).astype(jnp.int32) * w + jnp.clip(xi, 0, w - 1).astype(jnp.int32)
-    return jnp.where(inside[..., None], flat[idx], 255.0)
+  def tap(dy, dx):
+    # Clipping moved far-outside windows onto the border: mask those taps to white.
+    yv, xv = y0 + dy, x0 + dx
+    inside = (xv >= 0) & (xv <= w - 1) & (yv >= 0) & (yv <= h - 1)
+    v = jnp.where(inside, window[..., dy, dx], _PACKED_WHITE)
+    return jnp.stack([v & 255, (v >> 8) & 255, (v >> 16) & 255], axis=-1).astype(jnp.float32)
 
-  top = tap(y0, x0) * (1 - wx) + tap(y0, x0 + 1) * wx
-  bottom = tap(y0 + 1, x0) * (1 - wx) + tap(y0 + 1, x0 + 1) * wx
+  top = tap(0, 0) * (1 - wx) + tap(0, 1) * wx
+  bottom = tap(1, 0) * (1 - wx) + tap(1, 1) * wx
   return top * (1 - wy) + bottom * wy
 
 
 _YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]],
                 np.float32)
 _YIQ_INV = np.linalg.inv(_YIQ).astype(np.float32)
+_LUMA = np.tile(_YIQ[:1], (3, 1))  # Every output channel = luma.
 
 
-def _colour(key: jax.Array, x: jax.Array, aug) -> jax.Array:
-  """Colour jitter on a [0, 1] image that keeps white white (see module docstring)."""
+def _colour_matrix(key: jax.Array, aug) -> tuple[jax.Array, jax.Array]:
+  """Colour jitter as one map x -> M x + b on [0, 1] RGB (clipped after), white -> white.
+
+  Ink: x -> 1 - f (1 - x); saturation: blend with luma by g; hue: rotation of the YIQ chroma
+  plane; greyscale: luma. Each keeps (1, 1, 1) fixed, so the composition does too and
+  b = 1 - f. Composing first means one pass over the pixels instead of four.
+  """
   k_ink, k_sat, k_hue, k_gray = jax.random.split(key, 4)
+  eye = jnp.eye(3, dtype=jnp.float32)
+  m = eye
+  f = jnp.float32(1.0)
   if aug.ink_strength > 0:
     f = jax.random.uniform(k_ink, (), minval=1 - aug.ink_strength, maxval=1 + aug.ink_strength)
-    x = 1.0 - jnp.clip((1.0 - x) * f, 0.0, 1.0)
-  luma = x @ _YIQ[0]
   if aug.saturation > 0:
-    f = jax.random.uniform(k_sat, (), minval=1 - aug.saturation, maxval=1 + aug.saturation)
-    x = jnp.clip(luma[..., None] + (x - luma[..., None]) * f, 0.0, 1.0)
+    g = jax.random.uniform(k_sat, (), minval=1 - aug.saturation, maxval=1 + aug.saturation)
+    m = (g * eye + (1 - g) * _LUMA) @ m
   if aug.hue_degrees > 0:
     a = jnp.deg2rad(jax.random.uniform(k_hue, (), minval=-1.0, maxval=1.0) * aug.hue_degrees)
     c, s = jnp.cos(a), jnp.sin(a)
     rot = jnp.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
-    x = jnp.clip(x @ (_YIQ_INV @ rot @ _YIQ).T, 0.0, 1.0)
+    m = (_YIQ_INV @ rot @ _YIQ) @ m
   if aug.grayscale_probability > 0:
-    gray = jax.random.bernoulli(k_gray, aug.grayscale_probability)
-    x = jnp.where(gray, jnp.repeat((x @ _YIQ[0])[..., None], 3, axis=-1), x)
-  return x
+    m = jnp.where(jax.random.bernoulli(k_gray, aug.grayscale_probability), _LUMA @ m, m)
+  return m * f, 1.0 - f
 
 
-def augment_image(key: jax.Array, image: jax.Array, aug, out_size: int) -> jax.Array:
-  """One uint8 [H, W, 3] image -> augmented float32 [out, out, 3] in [0, 1]."""
-  k_geo, k_col = jax.random.split(key)
-  x = _warp(image, _inverse_affine(k_geo, image.shape[0], aug), out_size) / 255.0
-  return _colour(k_col, x, aug)
+def augment_images(key: jax.Array, images_uint8: jax.Array, aug, out_size: int) -> jax.Array:
+  """uint8 [B, H, W, 3] -> augmented float32 [B, out, out, 3] in [0, 1]."""
+  keys = jax.random.split(key, images_uint8.shape[0])
+  k_geo = jax.vmap(lambda k: jax.random.fold_in(k, 0))(keys)
+  k_col = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
+  size = images_uint8.shape[1]
+  matrices = jax.vmap(lambda k: _inverse_affine(k, size, aug))(k_geo)
+  x = jax.vmap(lambda im, m: _warp(im, m, out_size))(_pack_rgb(images_uint8), matrices)
+  m, b = jax.vmap(lambda k: _colour_matrix(k, aug))(k_col)
+  m = m[:, None, None] / 255.0  # [B, 1, 1, 3, 3]; spelled out below so XLA fuses it.
+  y = sum(x[..., k:k + 1] * m[..., :, k] for k in range(3)) + b[:, None, None, None]
+  return jnp.clip(y, 0.0, 1.0)
 
 
 def _beta(key: jax.Array, alpha: float, tries: int = 64) -> jax.Array:
@@ -210,8 +243,7 @@ def augment_batch(key: jax.Array, images_uint8: jax.Array, labels: jax.Array,
                   options: AugmentOptions, num_classes: int, out_size: int):
   """uint8 [B, H, W, 3] -> (normalised float32 [B, out, out, 3], label_probs [B, classes])."""
   k_each, k_mix = jax.random.split(key)
-  keys = jax.random.split(k_each, images_uint8.shape[0])
-  x = jax.vmap(lambda k, im: augment_image(k, im, options, out_size))(keys, images_uint8)
+  x = augment_images(k_each, images_uint8, options, out_size)
   probs = jax.nn.one_hot(labels, num_classes, dtype=jnp.float32)
   x, probs = mix(k_mix, x, probs, options.mixup_alpha, options.cutmix_alpha)
   return normalize(x), probs
