@@ -73,26 +73,42 @@ def audited(injected, tmp_path_factory):
   return result, out, truth
 
 
+def _families(truth) -> dict[str, str]:
+  """file -> its source original, for every original that got copies and for the copies."""
+  family = {d["file"]: d["source"] for d in truth["duplicates"]}
+  family.update({d["source"]: d["source"] for d in truth["duplicates"]})
+  return family
+
+
 def test_injected_duplicates_and_photos_removed_and_nothing_else(audited):
   result, _, truth = audited
   removed = {result.items[i].file_name: why for i, why in result.reasons.items()}
-  expected_dups = {d["file"] for d in truth["duplicates"]}
-  expected_photos = {p["file"] for p in truth["photos"]}
-  assert {f for f, why in removed.items() if why.startswith("photo")} == expected_photos
-  assert {f for f, why in removed.items() if why.startswith("duplicate")} == expected_dups
-  assert set(removed) == expected_dups | expected_photos
+  photos = {p["file"] for p in truth["photos"]}
+  family = _families(truth)
+  assert {f for f, why in removed.items() if why.startswith("photo")} == photos
+  # One file per family (an original and its copies) is kept: the largest / earliest-split
+  # one, so sometimes the copy stays and the original goes. Every other original stays.
+  kept_per_family = {}
+  for it in result.items:
+    if it.file_name in family and it.file_name not in removed:
+      kept_per_family.setdefault(family[it.file_name], []).append(it.file_name)
+  assert sorted(kept_per_family) == sorted(set(family.values()))
+  assert all(len(kept) == 1 for kept in kept_per_family.values()), kept_per_family
+  duplicates = {f for f, why in removed.items() if why.startswith("duplicate")}
+  assert duplicates <= set(family)
+  assert len(duplicates) == len(truth["duplicates"])
+  assert set(removed) == duplicates | photos
 
 
-def test_duplicate_groups_point_at_their_source(audited):
+def test_removed_duplicates_name_a_kept_file_of_their_family(audited):
   result, _, truth = audited
-  source_of = {d["file"]: d["source"] for d in truth["duplicates"]}
+  family = _families(truth)
+  removed = {result.items[i].file_name for i in result.reasons}
   for i, why in result.reasons.items():
-    name = result.items[i].file_name
-    if name in source_of:
+    if why.startswith("duplicate_of: "):
       kept = why.split(": ", 1)[1]
-      # The kept representative is the source or (when the copy is larger / in an earlier
-      # split) the source was removed in favour of another copy of it; either way same group.
-      assert kept == source_of[name] or kept in source_of
+      assert kept not in removed
+      assert family[kept] == family[result.items[i].file_name]
 
 
 def test_outputs_written(audited):
@@ -106,6 +122,7 @@ def test_outputs_written(audited):
   assert list(rows[0]) == ["file_name", "keep", "reason"]
   assert len(rows) == len(result.items)
   assert sum(r["keep"] == "0" for r in rows) == len(truth["duplicates"]) + len(truth["photos"])
+  assert all((r["keep"] == "1") == (r["reason"] == "") for r in rows)
   text = (out / "report.md").read_text()
   assert "Photo candidates" in text and "Duplicate groups" in text
   for png in out.glob("*.png"):

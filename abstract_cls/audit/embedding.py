@@ -18,7 +18,7 @@ GRID = 4
 # the blur (in FEATURE_SIDE pixels) makes them tolerate the shifts a <= 10% crop causes.
 FEATURE_SIDE = 32
 BLUR_SIGMA = 0.75
-FIXED_FEATURE_KIND = "fixed:thumbnails+edge_orientations"
+FIXED_FEATURE_KIND = "fixed:grey+edge thumbnails, edge-orientation histograms"
 
 
 def _pool(images: np.ndarray, side: int) -> np.ndarray:

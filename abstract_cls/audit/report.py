@@ -20,6 +20,7 @@ from abstract_cls.audit import photos
 
 THUMB = 96
 TOP_GROUPS = 12
+GROUP_COLUMNS = 8
 TOP_PHOTOS = 24
 LISTED_PHOTOS = 200
 
@@ -153,18 +154,22 @@ def write_markdown(data: dict, result, source, out: pathlib.Path) -> None:
            f"{dup['num_groups']} groups holding {dup['num_files_in_groups']} files; "
            f"{dup['num_label_conflicts']} groups span more than one class. "
            "The first tile of each row (green frame) is kept.", ""]
+  tiles = []
   for gid, group in enumerate(result.groups[:TOP_GROUPS]):
-    tiles = [_thumb(source, int(coll.index[m]),
-                    f"{items[coll.index[m]].split}\n{items[coll.index[m]].class_code}",
-                    "green" if k == 0 else "red")
-             for k, m in enumerate(group.members[:8])]
-    name = f"duplicate_group_{gid:02d}.png"
-    _sheet(tiles, 8, out / name)
-    lines += [f"Group {gid}: {len(group.members)} files, splits {dup['groups'][gid]['splits']}, "
-              f"classes {dup['groups'][gid]['classes']}", "", f"![group {gid}]({name})", ""]
+    shown = group.members[:GROUP_COLUMNS]
+    tiles += [_thumb(source, int(coll.index[m]),
+                     f"g{gid} {items[coll.index[m]].split}\n{items[coll.index[m]].class_code}",
+                     "green" if k == 0 else "red") for k, m in enumerate(shown)]
+    tiles += [Image.new("RGB", (THUMB, THUMB + 24), "white")] * (GROUP_COLUMNS - len(shown))
+    lines.append(f"- group {gid}: {len(group.members)} files, splits "
+                 f"{dup['groups'][gid]['splits']}, classes {dup['groups'][gid]['classes']}")
+  if tiles:
+    _sheet(tiles, GROUP_COLUMNS, out / "duplicate_groups.png")
+    lines += ["", f"Largest {min(TOP_GROUPS, len(result.groups))} groups, one per row:", "",
+              "![duplicate groups](duplicate_groups.png)", ""]
   cut = ph["cut"]
   lines += ["## Photo candidates", "",
-            f"Score = mean one-sided robust z-score of {', '.join(ph['statistics'])}. "
+            f"Score = weighted mean (photos.STATISTICS) of one-sided robust z-scores of {', '.join(ph['statistics'])}. "
             f"Suggested cut {cut['cut']:.2f} (rule: {cut['rule']}; see photos.suggest_cut); "
             f"{ph['num_candidates']} files at or above it. Top {TOP_PHOTOS} by score "
             "(red frame: above the cut):", ""]
