@@ -87,6 +87,17 @@ def test_tfds_builder_in_memory_and_streaming(tmp_path, mesh):
   c.builder_options.archive_dir = str(pathlib.Path(icons_lib.__file__).parent / "dummy_data")
   arrays = pipeline.load_arrays(c, "train")
   assert arrays.images.shape[1:] == (SIZE, SIZE, 3) and len(arrays) >= 2
+  cached = list((tmp_path / "_abstract_cls_array_cache").iterdir())
+  assert len(cached) == 1
+  again = pipeline.load_arrays(c, "train")  # Read back from the cache.
+  for field in ("images", "labels", "domains", "file_names", "l3_objects"):
+    np.testing.assert_array_equal(getattr(again, field), getattr(arrays, field))
+  manifest = tmp_path / "clean.csv"
+  manifest.write_text(f"file_name,keep,reason\n{arrays.file_names[0]},0,duplicate_of: x\n")
+  c.cleaned_manifest = str(manifest)
+  cleaned = pipeline.load_arrays(c, "train")  # New key: decoded again, one file fewer.
+  assert list(cleaned.file_names) == list(arrays.file_names[1:])
+  c.cleaned_manifest = ""
   assert all(name.startswith("train/") for name in arrays.file_names)
   c.mode = "streaming"
   ev = pipeline.make_eval_input(c, "train", mesh, 8)

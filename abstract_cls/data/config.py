@@ -19,6 +19,8 @@ def data_config() -> ml_collections.ConfigDict:
   # otherwise it streams from the array_record files with grain worker processes.
   c.mode = "auto"
   c.memory_budget_mb = 4096
+  # Keep decoded in-memory splits as .npy beside the TFDS data; a second load reads them back.
+  c.cache_decoded = True
   c.num_workers = 2  # grain worker processes (streaming mode only).
   c.prefetch_batches = 2  # per-worker buffer in streaming mode.
 

@@ -20,6 +20,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from abstract_cls import taxonomy
+from abstract_cls.data import array_cache
 from abstract_cls.data import augment
 from abstract_cls.data import sampling
 from abstract_cls.data import sources
@@ -72,13 +73,21 @@ def load_arrays(data_config, split: str, *, source: Sequence | None = None,
   """Decodes a split into memory at data_config.image_size (official: 256, centre 224).
 
   `source` is any sequence of Contract 2 records (tests, other loaders); by default the
-  TFDS builder `data_config.name` with the hold-out and cleaned manifest applied.
+  TFDS builder `data_config.name` with the hold-out and cleaned manifest applied, and the
+  decoded arrays cached beside the TFDS data (data.cache_decoded; see array_cache).
   """
+  size = OFFICIAL_RESIZE if official_protocol else data_config.image_size
+  crop = OFFICIAL_CROP if official_protocol else None
+  cache = None
   if source is None:
+    cache = array_cache.cache_dir(data_config, split, size, official_protocol)
+    cached = array_cache.load(cache)
+    if cached is not None:
+      return SplitArrays(**cached)
     source = sources.open_source(data_config, split)
-  if official_protocol:
-    return _decode_all(source, OFFICIAL_RESIZE, OFFICIAL_CROP)
-  return _decode_all(source, data_config.image_size, None)
+  arrays = _decode_all(source, size, crop)
+  array_cache.save(cache, dataclasses.asdict(arrays))
+  return arrays
 
 
 def _resolve_mode(data_config, num_examples: int, size: int) -> str:
