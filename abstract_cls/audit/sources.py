@@ -120,12 +120,27 @@ class EmbeddedSource:
     for archive in self._zips:
       for name in archive.namelist():
         self._member_zip[name] = archive
-    self.items = [AuditItem(r["file"], r["split"], r["class_code"], r["domain"],
-                            r.get("source_set", "")) for r in rows]
-    missing = [it.file_name for it in self.items if it.file_name not in self._member_zip]
-    if missing:
-      raise ValueError(f"{manifest}: {len(missing)} files not in the archive, e.g. {missing[0]}")
+    # Rows the abstract_icons builder would skip are skipped here too (and listed), so the
+    # audit sees exactly the builder's records.
+    codes, domains = set(taxonomy.class_codes()), set(taxonomy.DOMAINS[:3])
+    self.items: list[AuditItem] = []
     self.skipped: list[dict] = []
+    seen = set()
+    for r in rows:
+      problem = ("duplicate manifest row" if r["file"] in seen
+                 else f"unknown split {r['split']}" if r["split"] not in SPLIT_ORDER
+                 else "missing from archive" if r["file"] not in self._member_zip
+                 else f"unknown class {r['class_code']}" if r["class_code"] not in codes
+                 else f"unknown domain {r['domain']}" if r["domain"] not in domains
+                 else "")
+      seen.add(r["file"])
+      if problem:
+        self.skipped.append({"file": r["file"], "reason": problem})
+      else:
+        self.items.append(AuditItem(r["file"], r["split"], r["class_code"], r["domain"],
+                                    r.get("source_set", "")))
+    if not self.items:
+      raise ValueError(f"{manifest}: no usable rows")
 
   def raw_bytes(self, index: int) -> bytes:
     name = self.items[index].file_name
@@ -139,10 +154,10 @@ class TfdsSource:
   """A prepared TFDS builder (Contract 2), read by random access with the PNG left encoded."""
 
   def __init__(self, name: str, data_dir: str | None = None, manual_dir: str | None = None,
-               split: str = ""):
+               split: str = "", **builder_kwargs):
     import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
     from abstract_cls.data import builders  # pylint: disable=import-outside-toplevel
-    builder = builders.prepare(name, data_dir, manual_dir=manual_dir)
+    builder = builders.prepare(name, data_dir, manual_dir=manual_dir, **builder_kwargs)
     available = sorted(builder.info.splits.keys(), key=split_rank)
     if split and split not in available:
       raise ValueError(f"{name} has no split {split!r}; it has {available}")
