@@ -22,6 +22,8 @@ import time
 import json
 import zipfile
 
+import numpy as np
+
 from tools.build_icons import dedup, names, render, sources, splits
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -52,6 +54,8 @@ def collect() -> list[tuple[sources.Icon, names.Match]]:
     if icon.source.only_classes is not None and found.class_code not in icon.source.only_classes:
       continue
     key = (icon.source.name, names.design_key(icon.base_name))
+    if key[1] in icon.source.skip:
+      continue
     old = chosen.get(key)
     if old is None or (len(icon.icon_name), icon.icon_name) < (len(old[0].icon_name),
                                                                old[0].icon_name):
@@ -82,14 +86,23 @@ def render_all(items, report: collections.Counter) -> list[dict]:
                      l3_object=found.l3_object, source_set=icon.source.name,
                      icon_name=icon.icon_name, license=icon.license,
                      phash=render.phash_hex(out.image), png=render.png_bytes(out.image),
-                     order=len(rows)))
+                     thumb=render.thumbnail(out.image)))
   return rows
 
 
 def merge_duplicates(rows: list[dict], report: collections.Counter) -> list[dict]:
-  """Keeps one image per near-identical cluster (the first in source order)."""
+  """Keeps one image per near-identical cluster (the first in source order).
+
+  pHash alone calls some distinct simple symmetric shapes close (a ladder and a
+  toolbox), so a pair counts as the same drawing only if its small greyscale
+  thumbnails also agree.
+  """
   hashes = dedup.hashes_to_array([r["phash"] for r in rows])
-  labels = dedup.components(len(rows), dedup.close_pairs(hashes, dedup.DUPLICATE_DISTANCE))
+  pairs = dedup.close_pairs(hashes, dedup.DUPLICATE_DISTANCE)
+  thumbs = np.stack([r["thumb"] for r in rows]).astype(np.int16)
+  same = [dedup.same_drawing(thumbs[i], thumbs[j]) for i, j in pairs]
+  pairs = pairs[np.array(same, dtype=bool)] if len(pairs) else pairs
+  labels = dedup.components(len(rows), pairs)
   kept = [r for i, r in enumerate(rows) if labels[i] == i]
   report["near-identical image merged"] += len(rows) - len(kept)
   return kept

@@ -87,10 +87,12 @@ def markdown(rows: list[dict], source_info: dict) -> str:
   header = ["code"] + [f"{s} {d[0]}" for s in SPLITS for d in DOMAINS]
   lines += _table(header, [[c.code] + [count[(s, c.code, d)] for s in SPLITS for d in DOMAINS]
                            for c in classes])
+  unseen = {d: sorted({r["source_set"] for r in rows
+                        if r["split"] == "test_unseen_style" and r["domain"] == d})
+            for d in DOMAINS}
   lines += ["", "S/I/P = SKETCH/ILLUSTRATION/PICTOGRAM. test_unseen_style holds whole source "
             "sets never seen in train/validation: " +
-            ", ".join(f"{d}: {', '.join(sorted({r['source_set'] for r in rows if r['split'] == 'test_unseen_style' and r['domain'] == d}))}"
-                      for d in DOMAINS) + ".", ""]
+            "; ".join(f"{d}: {', '.join(unseen[d])}" for d in DOMAINS) + ".", ""]
   thin = [(c.code, d, cell[(c.code, d)]) for c in classes for d in DOMAINS
           if cell[(c.code, d)] < MIN_CELL]
   lines += [f"## Cells under {MIN_CELL} images", ""]

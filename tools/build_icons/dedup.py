@@ -6,6 +6,13 @@ import numpy as np
 # Hamming distances between 64-bit pHashes (of the stored 128 px images).
 DUPLICATE_DISTANCE = 4  # at most this: the same drawing (sets copy each other); keep one
 GROUP_DISTANCE = 8  # at most this: one design group, kept in one split
+# Mean absolute difference (0-255) of 32x32 greyscale thumbnails below which
+# two images within DUPLICATE_DISTANCE are one drawing.
+SAME_DRAWING_MAD = 12.0
+
+
+def same_drawing(thumb_a: np.ndarray, thumb_b: np.ndarray) -> bool:
+  return float(np.abs(thumb_a - thumb_b).mean()) <= SAME_DRAWING_MAD
 
 
 def hashes_to_array(hex_hashes: list[str]) -> np.ndarray:

@@ -22,7 +22,10 @@ import functools
 import re
 
 from tools.build_icons.synonyms import (ALLOWED_MODIFIERS, OBJECT_MODIFIERS, OBJECT_VETO,
-                                       SYNONYMS, WORLD_ONLY)
+                                       SKIP_NAMES, SYNONYMS, UI_ONLY, WORLD_ONLY)
+
+# Modifiers that may not prefix a run-together name: "headphone" is no phone.
+_NOT_PREFIX = frozenset({"head", "face", "back", "side", "top"})
 
 _SPLIT = re.compile(r"[-_ :.,'’]+")
 
@@ -65,7 +68,7 @@ def _phrase_index(world: bool) -> dict[tuple[str, ...], frozenset[tuple[str, str
   index: dict[tuple[str, ...], set[tuple[str, str]]] = {}
   for code, objects in SYNONYMS.items():
     for obj, phrases in objects.items():
-      extra = WORLD_ONLY.get(obj, ()) if world else ()
+      extra = WORLD_ONLY.get(obj, ()) if world else UI_ONLY.get(obj, ())
       for phrase in phrases + extra:
         toks = tuple(tokens(phrase))
         forms = [toks]
@@ -99,7 +102,7 @@ def match(name: str, world: bool, concatenated: bool = False) -> Match | None:
   concatenated: the set writes names without separators ("alarmclock").
   """
   toks = core_tokens(name)
-  if not toks:
+  if not toks or "-".join(toks) in SKIP_NAMES:
     return None
   best = None  # (length, end, code, obj, start)
   candidates = []
@@ -110,7 +113,8 @@ def match(name: str, world: bool, concatenated: bool = False) -> Match | None:
       suffix = whole[i:]
       if suffix in index and (i == 0 or len(suffix) >= 4):
         for code, obj in index[suffix]:
-          if _segments(whole[:i], ALLOWED_MODIFIERS | OBJECT_MODIFIERS.get(obj, frozenset())):
+          words = (ALLOWED_MODIFIERS | OBJECT_MODIFIERS.get(obj, frozenset())) - _NOT_PREFIX
+          if _segments(whole[:i], words):
             candidates.append((len(suffix), 1, code, obj, -1))
   else:
     index = _phrase_index(world)

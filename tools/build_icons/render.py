@@ -63,6 +63,11 @@ def _stats(rgb: np.ndarray) -> tuple[float, float, float]:
   return ink, solidity, colourful
 
 
+def thumbnail(image: Image.Image, side: int = 32) -> np.ndarray:
+  """Small greyscale copy for pixel-level duplicate checks."""
+  return np.asarray(image.convert("L").resize((side, side), Image.Resampling.BILINEAR))
+
+
 def phash_hex(image: Image.Image) -> str:
   return str(imagehash.phash(image))
 

@@ -27,7 +27,7 @@ ALLOWED_LICENSES = frozenset({"MIT", "ISC", "Apache-2.0", "CC0-1.0", "CC-BY-3.0"
 def _plain(name: str) -> str | None:
   """Base names only: no weight suffix."""
   return None if re.search(r"-(bold|fill|filled|solid|duotone|light|thin|remix|outline|"
-                           r"broken|linear|bulk|sharp|rounded|negative|24px)$", name) else name
+                           r"broken|linear|bulk|sharp|rounded|negative|24px|flat)$", name) else name
 
 
 def _suffix(suffix: str, exclude: str = "") -> Callable[[str], str | None]:
@@ -71,6 +71,11 @@ THIN_ILLUSTRATION_CLASSES = frozenset({
     "L2_45", "L2_46", "L2_52"})
 
 
+# Design keys that a set draws as something other than the word says: a
+# smartphone for "phone", the Intercom chat logo for "intercom".
+_MOBILE_PHONE = frozenset({"phone", "phone-multiple"})
+
+
 @dataclasses.dataclass(frozen=True)
 class Source:
   name: str  # source_set in the manifest
@@ -80,6 +85,7 @@ class Source:
   world: bool = False  # names describe the world (emoji), not UI actions
   concatenated: bool = False  # names without separators
   only_classes: frozenset[str] | None = None  # use the set for these classes only
+  skip: frozenset[str] = frozenset()  # design keys this set draws as something else
 
 
 SOURCES: tuple[Source, ...] = (
@@ -89,18 +95,19 @@ SOURCES: tuple[Source, ...] = (
     Source("lucide-lab", "lucide-lab", "SKETCH", _any),
     Source("ph", "ph", "SKETCH", _plain),
     Source("hugeicons", "hugeicons", "SKETCH", _any),
-    Source("icon-park-outline", "icon-park-outline", "SKETCH", _any),
+    Source("icon-park-outline", "icon-park-outline", "SKETCH", _any,
+           skip=_MOBILE_PHONE | {"intercom"}),
     Source("mingcute-line", "mingcute", "SKETCH", _suffix("-line")),
     Source("iconoir", "iconoir", "SKETCH", _plain),
-    Source("la", "la", "SKETCH", _plain),
+    Source("la", "la", "SKETCH", _plain, skip=frozenset({"intercom"})),
     Source("streamline", "streamline", "SKETCH", _plain),
     Source("streamline-ultimate", "streamline-ultimate", "SKETCH", _plain),
-    Source("fluent-regular", "fluent", "SKETCH", _fluent("regular")),
+    Source("fluent-regular", "fluent", "SKETCH", _fluent("regular"), skip=_MOBILE_PHONE),
     Source("material-symbols-outline", "material-symbols", "SKETCH", _suffix("-outline")),
     Source("mdi-outline", "mdi", "SKETCH", _suffix("-outline")),
     Source("solar-linear", "solar", "SKETCH", _suffix("-linear")),
     Source("healthicons-outline", "healthicons", "SKETCH", _suffix("-outline")),
-    Source("carbon", "carbon", "SKETCH", _plain),
+    Source("carbon", "carbon", "SKETCH", _plain, skip=frozenset({"calls"})),
     Source("uil", "uil", "SKETCH", _any),
     Source("fa6-regular", "fa6-regular", "SKETCH", _any),
     Source("openmoji-black", "openmoji-black", "SKETCH", _any, world=True),
@@ -112,7 +119,7 @@ SOURCES: tuple[Source, ...] = (
     Source("basil-outline", "basil", "SKETCH", _suffix("-outline")),
     Source("pepicons-pencil", "pepicons-pencil", "SKETCH", _plain),
     Source("mynaui", "mynaui", "SKETCH", _plain),
-    Source("bi", "bi", "SKETCH", _plain),
+    Source("bi", "bi", "SKETCH", _plain, skip=_MOBILE_PHONE),
     Source("clarity-line", "clarity", "SKETCH", _suffix("-line")),
     Source("heroicons", "heroicons", "SKETCH", _plain),
     Source("lets-icons", "lets-icons", "SKETCH", _plain),
@@ -120,6 +127,16 @@ SOURCES: tuple[Source, ...] = (
     Source("streamline-plump", "streamline-plump", "SKETCH", _plain),
     Source("streamline-flex", "streamline-flex", "SKETCH", _plain),
     Source("bx", "bx", "SKETCH", _any),
+    Source("tdesign", "tdesign", "SKETCH", _plain),
+    Source("ant-design-outlined", "ant-design", "SKETCH", _suffix("-outlined")),
+    Source("eva-outline", "eva", "SKETCH", _suffix("-outline")),
+    Source("flowbite-outline", "flowbite", "SKETCH", _suffix("-outline")),
+    Source("mage", "mage", "SKETCH", _plain),
+    Source("cil", "cil", "SKETCH", _any),
+    Source("fluent-mdl2", "fluent-mdl2", "SKETCH", _plain),
+    Source("humbleicons", "humbleicons", "SKETCH", _any),
+    Source("proicons", "proicons", "SKETCH", _any),
+    Source("typcn-outline", "typcn", "SKETCH", _suffix("-outline")),
     # ILLUSTRATION: colour drawings and emoji.
     Source("openmoji", "openmoji", "ILLUSTRATION", _any, world=True),
     Source("twemoji", "twemoji", "ILLUSTRATION", _any, world=True),
@@ -131,8 +148,14 @@ SOURCES: tuple[Source, ...] = (
     Source("fxemoji", "fxemoji", "ILLUSTRATION", _any, world=True, concatenated=True),
     Source("flat-color-icons", "flat-color-icons", "ILLUSTRATION", _any),
     Source("fluent-color", "fluent-color", "ILLUSTRATION", _sized(24),
-           only_classes=THIN_ILLUSTRATION_CLASSES),
+           only_classes=THIN_ILLUSTRATION_CLASSES, skip=_MOBILE_PHONE),
     Source("streamline-ultimate-color", "streamline-ultimate-color", "ILLUSTRATION", _any,
+           only_classes=THIN_ILLUSTRATION_CLASSES),
+    Source("streamline-color", "streamline-color", "ILLUSTRATION", _plain,
+           only_classes=THIN_ILLUSTRATION_CLASSES),
+    Source("streamline-flex-color", "streamline-flex-color", "ILLUSTRATION", _plain,
+           only_classes=THIN_ILLUSTRATION_CLASSES),
+    Source("streamline-plump-color", "streamline-plump-color", "ILLUSTRATION", _plain,
            only_classes=THIN_ILLUSTRATION_CLASSES),
     # PICTOGRAM: flat solid shapes.
     Source("mdi", "mdi", "PICTOGRAM", _plain),
@@ -141,12 +164,13 @@ SOURCES: tuple[Source, ...] = (
     Source("ph-fill", "ph", "PICTOGRAM", _suffix("-fill")),
     Source("mingcute-fill", "mingcute", "PICTOGRAM", _suffix("-fill")),
     Source("tabler-filled", "tabler", "PICTOGRAM", _suffix("-filled")),
-    Source("fluent-filled", "fluent", "PICTOGRAM", _fluent("filled")),
+    Source("fluent-filled", "fluent", "PICTOGRAM", _fluent("filled"), skip=_MOBILE_PHONE),
     Source("solar-bold", "solar", "PICTOGRAM", _suffix("-bold")),
     Source("healthicons", "healthicons", "PICTOGRAM", _plain),
     Source("game-icons", "game-icons", "PICTOGRAM", _any, world=True),
     Source("emojione-monotone", "emojione-monotone", "PICTOGRAM", _any, world=True),
-    Source("icon-park-solid", "icon-park-solid", "PICTOGRAM", _any),
+    Source("icon-park-solid", "icon-park-solid", "PICTOGRAM", _any,
+           skip=_MOBILE_PHONE | {"intercom"}),
     Source("bxs", "bxs", "PICTOGRAM", _any),
     Source("pinhead", "pinhead", "PICTOGRAM", _plain, world=True),
     Source("maki", "maki", "PICTOGRAM", _any, world=True),
@@ -157,13 +181,22 @@ SOURCES: tuple[Source, ...] = (
     Source("majesticons", "majesticons", "PICTOGRAM", _plain),
     Source("basil-solid", "basil", "PICTOGRAM", _suffix("-solid")),
     Source("mynaui-solid", "mynaui", "PICTOGRAM", _suffix("-solid")),
-    Source("bi-fill", "bi", "PICTOGRAM", _suffix("-fill")),
+    Source("bi-fill", "bi", "PICTOGRAM", _suffix("-fill"), skip=_MOBILE_PHONE),
     Source("clarity-solid", "clarity", "PICTOGRAM", _suffix("-solid")),
     Source("heroicons-solid", "heroicons", "PICTOGRAM", _suffix("-solid", exclude=r"-\d+$")),
     Source("iconamoon-fill", "iconamoon", "PICTOGRAM", _suffix("-fill")),
     Source("lets-icons-fill", "lets-icons", "PICTOGRAM", _suffix("-fill")),
     Source("streamline-plump-solid", "streamline-plump", "PICTOGRAM", _suffix("-solid")),
     Source("streamline-flex-solid", "streamline-flex", "PICTOGRAM", _suffix("-solid")),
+    Source("tdesign-filled", "tdesign", "PICTOGRAM", _suffix("-filled")),
+    Source("ant-design-filled", "ant-design", "PICTOGRAM", _suffix("-filled")),
+    Source("eva-fill", "eva", "PICTOGRAM", _suffix("-fill")),
+    Source("flowbite-solid", "flowbite", "PICTOGRAM", _suffix("-solid")),
+    Source("mage-fill", "mage", "PICTOGRAM", _suffix("-fill")),
+    Source("fontisto", "fontisto", "PICTOGRAM", _any),
+    Source("vaadin", "vaadin", "PICTOGRAM", _plain),
+    Source("typcn", "typcn", "PICTOGRAM", _plain),
+    Source("entypo", "entypo", "PICTOGRAM", _any),
 )
 
 

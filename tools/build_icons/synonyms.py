@@ -15,18 +15,20 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
                                   "telephone receiver", "phone call", "call"),
         "cordless home telephone": ("cordless phone", "cordless telephone", "phone cordless"),
         "home network terminal (video intercom / wall pad)": (
-            "intercom", "video intercom", "door phone", "doorphone", "wall pad"),
+            "intercom", "video intercom", "door phone", "doorphone", "wall pad",
+            "doorbell intercom"),
     },
     "L2_12": {
-        "car navigation (GPS) unit": ("gps", "navigation", "navigator", "sat nav", "satnav",
-                                      "car navigation", "gps device"),
+        "car navigation (GPS) unit": ("navigator", "sat nav", "satnav", "car navigation",
+                                      "gps device", "gps navigator"),
         "parking payment machine": ("parking meter", "parking machine", "parking payment",
                                     "ticket machine", "parking ticket", "meter parking"),
     },
     "L2_15": {
         "credit card terminal": ("card terminal", "payment terminal", "pos terminal",
                                  "card machine", "card reader", "credit card machine",
-                                 "terminal pos", "credit card terminal"),
+                                 "terminal pos", "credit card terminal", "credit card pos",
+                                 "printer pos", "pos machine", "shopping pos machine"),
         "ATM": ("atm", "cash machine", "cash dispenser", "cashpoint", "cash point"),
         "vending machine": ("vending machine", "vending", "vendor machine"),
         "POS barcode scanner": ("barcode scanner", "barcode reader", "scanner barcode",
@@ -35,9 +37,9 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "L2_20": {
         "digital desk clock": ("digital clock", "clock digital"),
-        "alarm clock": ("alarm clock", "alarm", "alarmclock", "clock alarm"),
+        "alarm clock": ("alarm clock", "alarmclock", "clock alarm"),
         "pendulum clock": ("pendulum clock", "grandfather clock", "mantelpiece clock",
-                           "cuckoo clock", "pendulum", "clock pendulum"),
+                           "cuckoo clock", "clock pendulum"),
         "wall clock": ("clock", "wall clock", "clock wall"),
         "Christmas stocking": ("christmas stocking", "stocking", "xmas stocking"),
         "gift": ("gift", "present", "gift box", "wrapped gift", "wrapped present", "giftbox"),
@@ -46,8 +48,9 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "desk lamp": ("desk lamp", "lamp desk", "table lamp", "reading lamp", "lamp"),
         "candle": ("candle",),
         "globe": ("desk globe", "globe stand", "school globe", "terrestrial globe"),
-        "cardboard box": ("cardboard box", "box", "package", "parcel", "carton",
-                          "shipping box", "delivery box", "cardboard", "package variant"),
+        "cardboard box": ("cardboard box", "package", "parcel", "carton", "shipping box",
+                          "delivery box", "package variant", "boxes", "box open", "open box",
+                          "empty box", "moving box", "packing box", "box closed"),
         "light bulb": ("bulb", "light bulb", "lightbulb"),
         "door knob": ("door knob", "doorknob", "door handle", "handle door"),
         "calendar": ("calendar", "calender", "spiral calendar", "tear off calendar"),
@@ -56,7 +59,7 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
                        "flowerpot", "planter", "potted"),
         "curtain": ("curtain", "drapes"),
         "blinds": ("blinds", "window blinds", "window shade", "roller shade"),
-        "window": ("window",),
+        "window": ("window open", "window closed", "window frame", "house window"),
         "Christmas tree": ("christmas tree", "xmas tree", "tree christmas"),
         "garland": ("garland", "bunting"),
         "flag": ("flag",),
@@ -86,7 +89,7 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "nail": ("nail", "nails"),
         "bolt / screw": ("screw", "nut and bolt", "hex bolt", "bolt nut", "nut bolt",
                          "bolt screw", "screw bolt"),
-        "nut": ("nut", "hex nut"),
+        "nut": ("hex nut",),
         "spirit level": ("spirit level", "bubble level", "level tool", "leveler"),
         "ladder": ("ladder",),
         "power strip": ("power strip", "extension cord", "power bar", "socket strip",
@@ -112,10 +115,10 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "L2_24": {
         "e-cigarette": ("e cigarette", "ecigarette", "vape", "vaping", "vape pen",
-                        "electronic cigarette"),
+                        "electronic cigarette", "vape kit"),
         "hair roller": ("hair roller", "hair curler", "curler", "roller hair"),
         "sheet face mask": ("sheet mask", "facial mask", "face mask sheet", "beauty mask"),
-        "cigarette": ("cigarette", "smoking", "cigarettes"),
+        "cigarette": ("cigarette", "smoking", "cigarettes", "cigarette with smoke curl"),
         "makeup brush": ("makeup brush", "blush brush", "cosmetic brush", "powder brush",
                          "brush makeup", "make up brush"),
         "hairbrush": ("hairbrush", "hair brush"),
@@ -127,8 +130,7 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "dial safe": ("safe", "safe box", "safebox", "vault", "strongbox", "safe deposit",
                       "dial safe"),
         "key safe": ("key safe", "key box", "lockbox", "lock box"),
-        "warning triangle": ("warning triangle", "hazard triangle", "triangle warning",
-                             "emergency triangle", "road triangle"),
+        "warning triangle": ("hazard triangle", "emergency triangle", "road triangle"),
         "traffic baton": ("traffic baton", "baton", "light stick", "glow stick", "lightstick",
                           "traffic wand", "marshalling wand"),
         "whistle": ("whistle",),
@@ -146,11 +148,14 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "dog chew / bone": ("bone", "dog bone", "dog chew", "chew toy", "bone dog"),
     },
     "L2_3": {
-        "bench": ("bench", "park bench", "bench park"),
+        "bench": ("bench", "park bench", "bench park", "bench with backrest", "bench with armrests",
+              "bench with armrests and backrest", "bench with plaque"),
         "outdoor chair / sun lounger": ("sun lounger", "lounger", "deck chair", "deckchair",
                                         "beach chair", "lawn chair", "garden chair", "sunbed",
                                         "chaise longue", "outdoor chair", "patio chair",
-                                        "adirondack chair", "chair beach", "chair outdoor"),
+                                        "adirondack chair", "chair beach", "chair outdoor",
+                                        "director chair", "folding chair", "camping chair",
+                                        "chair director"),
     },
     "L2_30": {
         "dustpan": ("dustpan", "dust pan"),
@@ -163,10 +168,10 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "broom": ("broom", "broomstick"),
         "ironing board": ("ironing board", "iron board", "board iron", "ironing"),
         "button": ("sewing button", "clothes button", "coat button", "shirt button"),
-        "needle": ("needle", "sewing needle", "needle thread", "needle and thread"),
+        "needle": ("sewing needle", "needle thread", "needle and thread"),
         "zipper": ("zipper", "zip fastener"),
         "trash can": ("trash", "trash can", "trashcan", "garbage can", "bin", "wastebasket",
-                      "waste basket", "dustbin", "recycle bin", "delete", "wastebin",
+                      "waste basket", "dustbin", "recycle bin", "wastebin",
                       "trash bin", "garbage bin", "litter bin", "trash empty", "trash full"),
         "lint roller": ("lint roller", "lint brush"),
     },
@@ -239,13 +244,13 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "mosquito": ("mosquito",),
         "cicada": ("cicada",),
         "scorpion": ("scorpion",),
-        "fly": ("fly", "housefly", "house fly"),
+        "fly": ("housefly", "house fly"),
         "butterfly": ("butterfly",),
         "beetle": ("beetle", "stag beetle"),
         "honeybee": ("bee", "honeybee", "honey bee", "bumblebee", "bumble bee"),
         "frog": ("frog", "toad", "frog face"),
         "lizard": ("lizard", "gecko", "chameleon", "iguana"),
-        "grasshopper": ("grasshopper", "cricket", "locust"),
+        "grasshopper": ("grasshopper", "locust"),
         "earwig": ("earwig",),
         "dung beetle": ("dung beetle", "scarab"),
         "ladybug": ("ladybug", "lady beetle", "ladybird", "lady bug"),
@@ -276,14 +281,15 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "canned food": ("canned food", "can food", "tin can", "canned", "food can"),
         "tart": ("tart",),
         "roll cake": ("roll cake", "swiss roll", "cake roll"),
-        "pie": ("pie", "pie slice"),
-        "doughnut": ("doughnut", "donut"),
+        "pie": ("apple pie", "cherry pie"),
+        "doughnut": ("doughnut",),
         "pretzel": ("pretzel",),
         "macaron": ("macaron", "macaroon"),
     },
     "L2_40": {
         "soda": ("soda", "soft drink", "cola", "soda can", "cup with straw", "fizzy drink",
-                 "soda bottle", "pop can"),
+                 "soda bottle", "pop can", "bottle soda", "can soda", "cup soda",
+                 "drink can", "soda cup", "drink cup with straw", "bottle soda classic"),
         "coffee": ("coffee", "espresso", "latte", "cappuccino", "coffee cup", "coffee mug",
                    "hot beverage", "mug", "mug hot", "cup hot", "coffee togo", "coffee to go"),
         "juice": ("juice", "juice box", "orange juice", "beverage box", "juicebox", "lemonade",
@@ -359,7 +365,7 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "handbag": ("handbag", "hand bag", "tote", "tote bag", "clutch bag", "bag handbag",
                     "ladies bag", "womens bag"),
         "beret": ("beret",),
-        "fedora": ("fedora", "trilby", "hat fedora"),
+        "fedora": ("trilby", "hat fedora"),
         "beanie": ("beanie", "knit cap", "winter hat", "wool hat", "bobble hat", "toque"),
         "fur hat": ("fur hat", "ushanka", "trapper hat"),
         "earmuffs": ("earmuffs", "ear muffs", "earmuff"),
@@ -376,7 +382,7 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "canvas shoes": ("canvas shoe", "canvas shoes"),
         "rubber shoes": ("rubber shoe", "gomusin", "clog", "clogs", "crocs"),
         "bow tie": ("bow tie", "bowtie"),
-        "cap": ("cap", "billed cap"),
+        "cap": ("billed cap",),
         "cowboy hat": ("cowboy hat", "stetson", "hat cowboy"),
         "graduation cap": ("graduation cap", "mortarboard", "graduation", "academic cap",
                            "grad cap", "cap graduation", "hat graduation", "graduation hat"),
@@ -401,14 +407,13 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
                               "analog watch"),
         "digital wristwatch": ("digital watch", "watch digital", "smartwatch", "smart watch",
                                "watch smart", "fitness tracker"),
-        "ring": ("ring", "rings", "engagement ring", "diamond ring", "wedding ring",
-                 "ring diamond"),
+        "ring": ("engagement ring", "diamond ring", "wedding ring", "ring diamond"),
         "brooch": ("brooch",),
         "headband": ("headband", "hairband", "hair band", "head band", "alice band"),
         "hairpin": ("hairpin", "hair pin", "hair clip", "hairclip", "barrette", "bobby pin"),
         "crown": ("crown", "tiara", "diadem"),
-        "gem": ("gem", "gemstone", "jewel", "diamond", "gem stone", "ruby", "emerald",
-                "diamond stone", "jewelry", "jewellery"),
+        "gem": ("gem", "gemstone", "jewel", "gem stone", "ruby", "emerald", "diamond stone",
+                "cut diamond", "gem diamond", "jewelry", "jewellery"),
     },
     "L2_50": {
         "motorcycle": ("motorcycle", "motorbike", "motor scooter", "moped", "vespa",
@@ -472,7 +477,7 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "cargo ship": ("cargo ship", "container ship", "freighter", "ship cargo",
                        "tanker ship", "ship container"),
         "aircraft carrier": ("aircraft carrier", "carrier ship"),
-        "gondola": ("gondola",),
+        "gondola": (),
         "sailing ship": ("sailing ship", "sailboat", "sail boat", "sailing", "tall ship",
                          "galleon", "pirate ship", "boat sail", "sailing boat", "sail",
                          "ship sail", "sailboat variant"),
@@ -492,10 +497,29 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
 # game-icons, openmoji).
 WORLD_ONLY: dict[str, tuple[str, ...]] = {
     "mouse / rat": ("mouse",),
+    "window": ("window",),
+    "ring": ("ring", "rings"),
+    "cap": ("cap",),
+    "fly": ("fly",),
+    "grasshopper": ("cricket",),
+    "gondola": ("gondola",),
+    # the Fedora logo, pie and donut charts in UI sets
+    "fedora": ("fedora",),
+    "pie": ("pie",),
+    "doughnut": ("donut",),
     "tick": ("tick",),
     "mask (costume)": ("mask", "masks"),
     "globe": ("globe",),
 }
+
+# Phrases used only for UI sets: in emoji sets a "nut" is food.
+UI_ONLY: dict[str, tuple[str, ...]] = {
+    "nut": ("nut",),
+}
+
+# Whole names (less style suffixes) never used, whatever the set: the Windows
+# logo, a candlestick chart.
+SKIP_NAMES = frozenset({"windows", "windows-old", "candles"})
 
 # Tokens allowed outside the matched phrase. Anything else (a country after
 # "flag", "alpha-e" before "box", "man-rowing" before "boat", UI badges such as
@@ -507,7 +531,7 @@ big small large mini little tiny open opened closed empty full half wooden wood 
 cute modern basic style flat icon hollow pixel animal vehicle transport transportation
 directions oncoming black white red blue green yellow orange brown pink purple gray grey
 golden gold silver face head sitting standing running walking jumping double multiple
-wall round straight tall short long wide thick light heavy new fancy toy
+wall round straight tall short long wide thick heavy new fancy
 """.split())
 
 # Extra modifiers allowed for one object.
