@@ -77,13 +77,14 @@ class ModelEmbedder:
   """Embeddings from a model this project trained (Contract 5 restore_for_inference)."""
 
   def __init__(self, workdir: str, batch_size: int = 64):
-    import jax  # pylint: disable=import-outside-toplevel
+    from flax import nnx  # pylint: disable=import-outside-toplevel
     from abstract_cls.train import checkpointing  # pylint: disable=import-outside-toplevel
     self.model, self.config, self.step = checkpointing.restore_for_inference(workdir)
+    self.model.eval()
     self.image_size = int(self.config.data.image_size)
     self.batch_size = batch_size
     self.kind = f"model:{workdir}@{self.step}"
-    self._embed = jax.jit(lambda x: self.model.embed(x))
+    self._embed = nnx.jit(lambda model, x: model.embed(x))
 
   def __call__(self, images: list[np.ndarray]) -> np.ndarray:
     """RGB uint8 images (any size) -> float32 [N, D] unit-norm embeddings."""
@@ -96,5 +97,8 @@ class ModelEmbedder:
                                                       Image.Resampling.BILINEAR))
                for im in images[start:start + self.batch_size]]
       x = (np.stack(batch).astype(np.float32) / 255.0 - mean) / std
-      out.append(np.asarray(self._embed(x), np.float32))
+      real = len(x)
+      if real < self.batch_size:  # one compiled shape for every batch
+        x = np.concatenate([x, np.zeros((self.batch_size - real, *x.shape[1:]), x.dtype)])
+      out.append(np.asarray(self._embed(self.model, x), np.float32)[:real])
     return _unit(np.concatenate(out).reshape(len(images), -1))

@@ -32,6 +32,10 @@ STATISTICS = {
 }
 BACKGROUND_TOLERANCE = 12
 SOFT_GRADIENT = (3.0, 24.0)
+# A photo candidate must also have at most this exact-flat fraction: on the injected embedded
+# set no photo crop exceeded 0.22 while 99.7% of the drawings (JPEG'd copies included) did, so
+# the gate keeps the tail of the drawings' score distribution out on clean data.
+MAX_EXACT_FLAT = 0.2
 # Robust-rule fallback: scores this many robust standard deviations above the median.
 OUTLIER_Z = 4.0
 MAX_Z = 20.0
@@ -109,3 +113,9 @@ def suggest_cut(scores: np.ndarray) -> dict:
       cut = float(grid[np.argmax(posterior >= 0.5)])
       result.update(rule="gmm", cut=max(cut, median + mad))
   return result
+
+
+def candidates(scores: np.ndarray, stats: np.ndarray, cut: float) -> np.ndarray:
+  """Photo candidates: score at or above the cut and few exactly flat pixels -> bool [N]."""
+  flat = stats[:, list(STATISTICS).index("exact_flat_fraction")]
+  return (scores >= cut) & (flat <= MAX_EXACT_FLAT)

@@ -73,7 +73,7 @@ def summary(result, source) -> dict:
   cut = result.photo_cut["cut"]
   photo_json = [{"file": result.items[coll.index[m]].file_name,
                  "score": round(float(result.photo_scores[m]), 3),
-                 "above_cut": bool(result.photo_scores[m] >= cut),
+                 "candidate": bool(result.photo_flags[m]),
                  "z": {k: round(float(v), 2) for k, v in zip(photos.STATISTICS, result.photo_z[m])}}
                 for m in order[:LISTED_PHOTOS]]
   removed = set(result.reasons)
@@ -95,7 +95,8 @@ def summary(result, source) -> dict:
           "groups": [_group_json(gid, g, result) for gid, g in enumerate(result.groups)],
       },
       "photos": {"statistics": list(photos.STATISTICS), "cut": result.photo_cut,
-                 "num_candidates": int((result.photo_scores >= cut).sum()),
+                 "max_exact_flat_fraction": photos.MAX_EXACT_FLAT,
+                 "num_candidates": int(result.photo_flags.sum()),
                  "ranked": photo_json},
       "leakage": leakage(result),
       "counts": counts(result.items, removed),
@@ -171,16 +172,18 @@ def write_markdown(data: dict, result, source, out: pathlib.Path) -> None:
   lines += ["## Photo candidates", "",
             f"Score = weighted mean (photos.STATISTICS) of one-sided robust z-scores of {', '.join(ph['statistics'])}. "
             f"Suggested cut {cut['cut']:.2f} (rule: {cut['rule']}; see photos.suggest_cut); "
-            f"{ph['num_candidates']} files at or above it. Top {TOP_PHOTOS} by score "
-            "(red frame: above the cut):", ""]
+            f"candidates also need exact_flat_fraction <= {ph['max_exact_flat_fraction']}. "
+            f"{ph['num_candidates']} candidates. Top {TOP_PHOTOS} by score "
+            "(red frame: candidate):", ""]
   order = np.argsort(-result.photo_scores)[:TOP_PHOTOS]
   tiles = [_thumb(source, int(coll.index[m]), f"score {result.photo_scores[m]:.2f}\n"
                   f"{items[coll.index[m]].class_code}",
-                  "red" if result.photo_scores[m] >= cut["cut"] else "green") for m in order]
+                  "red" if result.photo_flags[m] else "green") for m in order]
   _sheet(tiles, 8, out / "photo_candidates.png")
   lines += ["![photo candidates](photo_candidates.png)", "", "| rank | file | score |",
             "|---|---|---|"]
-  lines += [f"| {k + 1} | {p['file']} | {p['score']} |" for k, p in enumerate(ph["ranked"][:50])]
+  lines += [f"| {k + 1} | {p['file']} | {p['score']}{' (candidate)' if p['candidate'] else ''} |"
+            for k, p in enumerate(ph["ranked"][:50])]
   lines += ["", "## Leakage", "",
             f"{leak['num_groups_crossing_splits']} duplicate groups cross splits "
             f"({leak['num_files_leaked']} files outside the kept copy's split): "

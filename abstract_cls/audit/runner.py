@@ -48,6 +48,7 @@ class AuditResult:
   photo_scores: np.ndarray  # [M]
   photo_z: np.ndarray  # [M, S]
   photo_cut: dict
+  photo_flags: np.ndarray  # bool [M] photo candidates (photos.candidates)
   feature_kind: str
   thresholds: dict
   reasons: dict[int, str]  # source item index -> removal reason (absent: kept)
@@ -133,10 +134,11 @@ def analyse(items, collected: Collected, options: AuditOptions, timings: dict) -
   cut = photos.suggest_cut(scores)
   if options.photo_cut is not None:
     cut.update(rule="user", cut=float(options.photo_cut))
+  flags = photos.candidates(scores, collected.stats, cut["cut"])
   timings["photos_s"] = time.perf_counter() - t
   reasons = {i: f"unreadable: {err}" for i, err in collected.unreadable.items()}
   if options.remove_photos:
-    for m in np.flatnonzero(scores >= cut["cut"]):
+    for m in np.flatnonzero(flags):
       reasons[int(collected.index[m])] = f"photo_candidate: score={scores[m]:.2f}"
   for group in groups:
     rep = items[collected.index[group.representative]]
@@ -144,7 +146,8 @@ def analyse(items, collected: Collected, options: AuditOptions, timings: dict) -
       src = int(collected.index[m])
       if src not in reasons:
         reasons[src] = f"duplicate_of: {rep.file_name}"
-  return AuditResult(items, collected, groups, scores, z, cut, kind, thresholds, reasons, timings)
+  return AuditResult(items, collected, groups, scores, z, cut, flags, kind, thresholds, reasons,
+                     timings)
 
 
 def run_audit(source, options: AuditOptions | None = None) -> AuditResult:
