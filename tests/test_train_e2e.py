@@ -18,7 +18,8 @@ TRAIN_KEYS = {"step", "epoch", "loss", "accuracy", "lr", "grad_norm", "param_nor
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp("tiny"))
-  config = tiny_config(train__keep_checkpoints=1)
+  config = tiny_config(train__keep_checkpoints=1, train__layer_norms_every=3,
+                       train__num_devices=8)
   result = loop.train_and_evaluate(config, workdir)
   return config, workdir, result
 

@@ -13,6 +13,8 @@ import sys
 import numpy as np
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # configs/default.py imports the package
+  sys.path.insert(0, str(REPO))
 
 
 def tiny_config(**overrides):
@@ -27,7 +29,8 @@ def tiny_config(**overrides):
   config.eval.batch_size = 16
   config.train.num_epochs = 2.0
   config.train.log_every = 2
-  config.train.layer_norms_every = 3
+  config.train.layer_norms_every = 0  # a second compiled step; the e2e test turns it on
+  config.train.num_devices = 1  # one compiled program shared by most tests
   config.train.progress_bar = False
   config.optimizer.lr = 0.05
   config.optimizer.warmup_epochs = 0.5

@@ -11,6 +11,7 @@ WORKDIR/corrupt_checkpoints/ with a warning and the previous one is used.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -46,10 +47,56 @@ def _use_plain_array_saving() -> None:
     _plain_array_saving.append(True)
 
 
+def _unreadable_json(step_dir: str) -> str | None:
+  """The first JSON file of a step (metrics, config, meta, metadata) that does not parse.
+
+  Orbax reads these when the manager starts, so a truncated one would stop every run."""
+  for root, _, files in os.walk(step_dir):
+    for name in files:
+      path = os.path.join(root, name)
+      if name in ("metrics", "metadata", "_CHECKPOINT_METADATA", "_METADATA") or name.endswith(
+          ".json"):
+        try:
+          with open(path, encoding="utf-8") as f:
+            json.load(f)
+        except (OSError, ValueError) as e:
+          return f"{os.path.relpath(path, step_dir)}: {type(e).__name__}: {e}"
+  return None
+
+
+def _move_aside(workdir: str, step: int, reason: str) -> None:
+  message = (f"WARNING: checkpoint step {step} in {checkpoint_dir(workdir)} is unreadable "
+             f"({reason[:300]}); moving it to corrupt_checkpoints/ and using the previous one.")
+  logging.warning(message)
+  print(message, flush=True)
+  if mesh_lib.is_primary():
+    target = os.path.join(os.path.abspath(workdir), "corrupt_checkpoints",
+                          f"{step}-{int(time.time())}")
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    shutil.move(os.path.join(checkpoint_dir(workdir), str(step)), target)
+  if jax.process_count() > 1:
+    multihost_utils.sync_global_devices(f"move_aside_{step}")
+
+
+def _set_aside_unreadable_steps(workdir: str) -> None:
+  directory = checkpoint_dir(workdir)
+  if not os.path.isdir(directory):
+    return
+  for name in sorted(os.listdir(directory)):
+    if name.isdigit():
+      reason = _unreadable_json(os.path.join(directory, name))
+      if reason:
+        _move_aside(workdir, int(name), reason)
+
+
 def make_manager(workdir: str, keep_last: int = 3, *, async_save: bool = True,
                  create: bool = True) -> ocp.CheckpointManager:
-  """Keeps the last `keep_last` checkpoints and, in addition, the best by validation macro-F1."""
+  """Keeps the last `keep_last` checkpoints and, in addition, the best by validation macro-F1.
+
+  Steps whose JSON parts do not parse are moved to corrupt_checkpoints/ first (with a
+  warning); array payloads are checked when restored (restore_latest)."""
   _use_plain_array_saving()
+  _set_aside_unreadable_steps(workdir)
   policy = policies.AnyPreservationPolicy([
       policies.LatestN(n=keep_last),
       policies.BestN(get_metric_fn=lambda m: m[_BEST_METRIC], reverse=False, n=1,
@@ -100,18 +147,7 @@ def save(manager: ocp.CheckpointManager, step: int, state: dict, config, epoch: 
 
 
 def _quarantine(manager: ocp.CheckpointManager, workdir: str, step: int, error: Exception):
-  message = (f"WARNING: checkpoint step {step} in {checkpoint_dir(workdir)} is unreadable "
-             f"({type(error).__name__}: {str(error)[:300]}); moving it to corrupt_checkpoints/ "
-             "and using the previous one.")
-  logging.warning(message)
-  print(message, flush=True)
-  if mesh_lib.is_primary():
-    target = os.path.join(os.path.abspath(workdir), "corrupt_checkpoints",
-                          f"{step}-{int(time.time())}")
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    shutil.move(os.path.join(checkpoint_dir(workdir), str(step)), target)
-  if jax.process_count() > 1:
-    multihost_utils.sync_global_devices(f"quarantine_{step}")
+  _move_aside(workdir, step, f"{type(error).__name__}: {error}")
   manager.reload()
 
 

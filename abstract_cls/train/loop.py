@@ -100,8 +100,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
   total_steps = int(round(config.train.num_epochs * steps_per_epoch))
   if config.train.max_steps > 0:
     total_steps = min(total_steps, config.train.max_steps) if total_steps else config.train.max_steps
-  schedule = optimizer_lib.make_schedule(config.optimizer, steps_per_epoch, total_steps)
-  optimizer = optimizer_lib.make_optimizer(config.optimizer, schedule)
+  schedule = mesh_lib.replicate(
+      optimizer_lib.schedule_values(config.optimizer, steps_per_epoch, total_steps), mesh)
+  optimizer = optimizer_lib.make_optimizer(config.optimizer)
   graphs, state = state_lib.create_train_state(config, mesh, optimizer)
 
   manager = checkpointing.make_manager(workdir, config.train.keep_checkpoints)
@@ -114,7 +115,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
     with open(os.path.join(workdir, "config.json"), "w", encoding="utf-8") as f:
       f.write(config.to_json_best_effort(indent=1))
 
-  train_step = step_lib.make_train_step(graphs, train_input, optimizer, schedule, config,
+  train_step = step_lib.make_train_step(graphs, train_input, optimizer, config,
                                            train_input.class_weights, mesh)
   eval_step = step_lib.make_eval_step(graphs, mesh)
   new_accumulators = jax.jit(step_lib.init_accumulators, out_shardings=mesh_lib.replicated(mesh))
@@ -151,7 +152,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
         host_batch = jax.device_put(host_batch, mesh_lib.batch_sharded(mesh))
       with_norms = norms_every > 0 and (step + 1) % norms_every == 0
       state, acc, leaf_norms = train_step(state, acc, train_input.device_data, host_batch,
-                                          with_layer_norms=with_norms)
+                                          schedule, with_layer_norms=with_norms)
       step += 1
       examples += config.train.batch_size
       writer.advance(1)

@@ -63,6 +63,20 @@ def batch_sharded(mesh: Mesh) -> NamedSharding:
   return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
 
 
+def replicate(tree, mesh: Mesh):
+  """Host values (numpy or single-device arrays, the same on every process) -> arrays
+  replicated over the mesh; works across processes (each builds its own shards)."""
+  sharding = replicated(mesh)
+
+  def put(x):
+    if hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+      return jax.random.wrap_key_data(put(jax.random.key_data(x)), impl=jax.random.key_impl(x))
+    host = np.asarray(jax.device_get(x))
+    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+  return jax.tree_util.tree_map(put, tree)
+
+
 def is_primary() -> bool:
   """Process 0 writes logs, reports and the files other processes only read."""
   return jax.process_index() == 0

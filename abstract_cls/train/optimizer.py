@@ -11,9 +11,11 @@ AdamW). The explicit L1 / L2 penalty terms added to the loss live in losses.py.
 from __future__ import annotations
 
 from collections.abc import Callable
+import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from abstract_cls.train.errors import ConfigError
@@ -27,34 +29,47 @@ def decay_mask(params):
   return jax.tree_util.tree_map(lambda p: p.ndim >= 2, params)
 
 
-def make_schedule(opt_config, steps_per_epoch: int, total_steps: int) -> Callable:
-  """Linear warm-up from 0 to opt_config.lr, then cosine / step decay / constant."""
+def schedule_values(opt_config, steps_per_epoch: int, total_steps: int) -> dict:
+  """The schedule's numbers as float32 arrays, passed to the jitted step as an argument so
+  that runs differing only in length or learning rate share one compiled program."""
   if opt_config.schedule not in SCHEDULES:
     raise ConfigError(f"optimizer.schedule={opt_config.schedule!r}; expected one of {SCHEDULES}")
-  peak = float(opt_config.lr)
   warmup = int(round(opt_config.warmup_epochs * steps_per_epoch))
-  decay_steps = max(total_steps - warmup, 1)
-  boundaries = [int(round(e * steps_per_epoch)) for e in opt_config.step_epochs]
-
-  def schedule(step):
-    step = jnp.asarray(step, jnp.float32)
-    warm = jnp.minimum(1.0, (step + 1.0) / warmup) if warmup > 0 else 1.0
-    if opt_config.schedule == "cosine":
-      t = jnp.clip((step - warmup) / decay_steps, 0.0, 1.0)
-      floor = opt_config.min_lr_ratio
-      decay = floor + (1.0 - floor) * 0.5 * (1.0 + jnp.cos(jnp.pi * t))
-    elif opt_config.schedule == "step":
-      passed = sum((step >= b).astype(jnp.float32) for b in boundaries) if boundaries else 0.0
-      decay = jnp.power(opt_config.step_factor, passed)
-    else:
-      decay = 1.0
-    return peak * warm * decay
-
-  return schedule
+  values = dict(peak=opt_config.lr, warmup=warmup, decay_steps=max(total_steps - warmup, 1),
+                floor=opt_config.min_lr_ratio, factor=opt_config.step_factor,
+                boundaries=[round(e * steps_per_epoch) for e in opt_config.step_epochs])
+  return {k: np.asarray(v, np.float32) for k, v in values.items()}
 
 
-def make_optimizer(opt_config, schedule: Callable) -> optax.GradientTransformation:
-  """Clipping, then weight decay (masked or not), then SGD(+Nesterov) momentum or AdamW."""
+def learning_rate(kind: str, values: dict, step):
+  """Linear warm-up from 0 to the peak, then cosine (to floor * peak) / step decay / constant."""
+  step = jnp.asarray(step, jnp.float32)
+  warmup = values["warmup"]
+  warm = jnp.where(warmup > 0, jnp.minimum(1.0, (step + 1.0) / jnp.maximum(warmup, 1.0)), 1.0)
+  if kind == "cosine":
+    t = jnp.clip((step - warmup) / values["decay_steps"], 0.0, 1.0)
+    floor = values["floor"]
+    decay = floor + (1.0 - floor) * 0.5 * (1.0 + jnp.cos(jnp.pi * t))
+  elif kind == "step":
+    passed = jnp.sum((step >= values["boundaries"]).astype(jnp.float32))
+    decay = jnp.power(values["factor"], passed)
+  else:
+    decay = 1.0
+  return values["peak"] * warm * decay
+
+
+def make_schedule(opt_config, steps_per_epoch: int, total_steps: int) -> Callable:
+  """step -> learning rate, with the numbers baked in (for host-side use and plots)."""
+  values = schedule_values(opt_config, steps_per_epoch, total_steps)
+  return functools.partial(learning_rate, opt_config.schedule, values)
+
+
+def make_optimizer(opt_config) -> optax.GradientTransformation:
+  """Clipping, weight decay (masked or not), SGD(+Nesterov) momentum or AdamW, at unit rate.
+
+  The learning rate is applied by the train step (updates * learning_rate(...)): every
+  transformation here is linear in it, as optax applies its learning rate last.
+  """
   if opt_config.name not in OPTIMIZERS:
     raise ConfigError(f"optimizer.name={opt_config.name!r}; expected one of {OPTIMIZERS}")
   mask = decay_mask if opt_config.decay_mask else None
@@ -64,10 +79,10 @@ def make_optimizer(opt_config, schedule: Callable) -> optax.GradientTransformati
   if opt_config.name == "sgd":
     if opt_config.weight_decay > 0:
       chain.append(optax.add_decayed_weights(opt_config.weight_decay, mask))
-    chain.append(optax.sgd(schedule, momentum=opt_config.momentum or None,
+    chain.append(optax.sgd(1.0, momentum=opt_config.momentum or None,
                            nesterov=opt_config.nesterov))
   else:
-    chain.append(optax.adamw(schedule, b1=opt_config.b1, b2=opt_config.b2, eps=opt_config.eps,
+    chain.append(optax.adamw(1.0, b1=opt_config.b1, b2=opt_config.b2, eps=opt_config.eps,
                              weight_decay=opt_config.weight_decay, mask=mask))
   return optax.chain(*chain)
 

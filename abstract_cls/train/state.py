@@ -60,14 +60,15 @@ def _init_fn(config, optimizer, graphs_out: list):
 
 
 def create_train_state(config, mesh, optimizer: optax.GradientTransformation):
-  """Builds model and optimiser state directly on the mesh (replicated) under one jit.
+  """Builds model and optimiser state under one jit on the local device, then replicates it.
 
-  Building under jit means every process computes the same initial values itself, so
-  nothing is broadcast between hosts. Returns (Graphs, state).
+  Every process computes the same initial values itself (same seed), so nothing is
+  broadcast between hosts. The jit has no mesh in it, so its compiled form is cached once
+  for every device count. Returns (Graphs, state).
   """
   graphs = []
   init = _init_fn(config, optimizer, graphs)
-  state = jax.jit(init, out_shardings=mesh_lib.replicated(mesh))()
+  state = mesh_lib.replicate(jax.jit(init)(), mesh)
   return graphs[0], state
 
 

@@ -25,8 +25,11 @@ def init_accumulators():
               nonfinite_step=jnp.full((), -1, jnp.int32))
 
 
-def make_train_step(graphs, train_input, optimizer, schedule, config, class_weights, mesh):
-  """-> jitted step(state, acc, device_data, host_batch, with_layer_norms).
+def make_train_step(graphs, train_input, optimizer, config, class_weights, mesh):
+  """-> jitted step(state, acc, device_data, host_batch, schedule, with_layer_norms).
+
+  schedule: optimizer.schedule_values(...) (arrays, so run length and learning rate do not
+  change the compiled program).
 
   The step returns (state, acc, leaf_norms): leaf_norms is the gradient norm of every
   parameter leaf (same structure as params) when with_layer_norms, else {}.
@@ -46,7 +49,7 @@ def make_train_step(graphs, train_input, optimizer, schedule, config, class_weig
     total = loss + losses.weight_penalty(params, loss_config.l1, loss_config.l2)
     return total, (loss, logits, nnx.to_pure_dict(new_rest))
 
-  def train_step(state, acc, device_data, host_batch, with_layer_norms=False):
+  def train_step(state, acc, device_data, host_batch, schedule, with_layer_norms=False):
     step = state["step"]
     key = jax.random.fold_in(jax.random.key(config.seed), step)
     batch = train_input.batch(device_data, host_batch, step, key)
@@ -54,6 +57,8 @@ def make_train_step(graphs, train_input, optimizer, schedule, config, class_weig
     (total, (loss, logits, new_rest)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
         state["params"], state["rest"], batch)
     updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
+    lr = optimizer_lib.learning_rate(config.optimizer.schedule, schedule, step)
+    updates = jax.tree_util.tree_map(lambda u: (lr * u).astype(u.dtype), updates)
     params = optax.apply_updates(state["params"], updates)
     grad_norm = optax.tree.norm(grads)
     finite = jnp.isfinite(total) & jnp.isfinite(grad_norm)
@@ -69,7 +74,7 @@ def make_train_step(graphs, train_input, optimizer, schedule, config, class_weig
     new_acc = dict(
         loss_sum=acc["loss_sum"] + loss, correct=acc["correct"] + correct,
         count=acc["count"] + labels.shape[0], steps=acc["steps"] + 1.0,
-        lr=jnp.asarray(schedule(step), jnp.float32),
+        lr=jnp.asarray(lr, jnp.float32),
         grad_norm=grad_norm, param_norm=optax.tree.norm(params),
         update_norm=optax.tree.norm(updates),
         nonfinite_step=jnp.where((acc["nonfinite_step"] < 0) & ~finite, step,
