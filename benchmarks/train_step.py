@@ -112,20 +112,22 @@ def measure_project_step(args, launched_at):
   phases['data_to_device_s'] = round(time.time() - tick, 2)
 
   tick = time.time()
+  # The same calls, in the same order, as abstract_cls.train.loop.train_and_evaluate.
   total_steps = max(train_input.steps_per_epoch * 10, 1000)
-  schedule = optimizer_lib.make_schedule(config.optimizer, train_input.steps_per_epoch,
-                                         total_steps)
-  optimizer = optimizer_lib.make_optimizer(config.optimizer, schedule)
+  schedule = mesh_lib.replicate(
+      optimizer_lib.schedule_values(config.optimizer, train_input.steps_per_epoch,
+                                    total_steps), mesh)
+  optimizer = optimizer_lib.make_optimizer(config.optimizer)
   graphs, state = state_lib.create_train_state(config, mesh, optimizer)
   acc = jax.jit(step_lib.init_accumulators, out_shardings=mesh_lib.replicated(mesh))()
-  train_step = step_lib.make_train_step(graphs, train_input, optimizer, schedule, config,
+  train_step = step_lib.make_train_step(graphs, train_input, optimizer, config,
                                         train_input.class_weights, mesh)
   jax.block_until_ready((state, acc))
   phases['model_and_state_s'] = round(time.time() - tick, 2)
 
   tick = time.time()
   device_data = train_input.device_data
-  compiled = train_step.lower(state, acc, device_data, train_input.host_batch(0),
+  compiled = train_step.lower(state, acc, device_data, train_input.host_batch(0), schedule,
                               with_layer_norms=False).compile()
   phases['step_compile_s'] = round(time.time() - tick, 2)
   cost = compiled.cost_analysis()
@@ -139,7 +141,8 @@ def measure_project_step(args, launched_at):
   def run(steps, first_step):
     nonlocal state, acc
     for step in range(first_step, first_step + steps):
-      state, acc, _ = compiled(state, acc, device_data, train_input.host_batch(step))
+      state, acc, _ = compiled(state, acc, device_data, train_input.host_batch(step),
+                               schedule)
     jax.block_until_ready(acc)
 
   tick = time.time()
@@ -248,7 +251,8 @@ def _report(results, out_path):
   for (peer, model, size, devices), runs in groups.items():
     ok = [r for r in runs if 'img_per_s' in r]
     if not ok:
-      print(f'{peer} | {model}@{size} | ERROR {runs[0].get("error", "")[:300]}')
+      last_line = (runs[0].get('error') or 'no result').strip().splitlines()[-1]
+      print(f'{peer} | {model}@{size} | ERROR {last_line[:300]}')
       continue
     rates = [r['img_per_s'] for r in ok]
     ratios = [r['ratio'] for r in ok if 'ratio' in r]
@@ -337,7 +341,7 @@ def run_startup(args):
   for r in results:
     print(f"{r['startup']} | {r.get('command_to_first_step_s')} | "
           f"{r.get('phases', {}).get('step_compile_s')} | {r.get('cache_hits')} | "
-          f"{r.get('cache_misses')} | {r.get('error', '')[:300]}")
+          f"{r.get('cache_misses')} | {(r.get('error') or ' ').strip().splitlines()[-1][:300]}")
   return results
 
 
