@@ -56,10 +56,12 @@ def collect(model: nnx.Module, batches: Iterable[dict], labels: np.ndarray,
     if seen >= limit:
       break
     mask = np.asarray(jax.device_get(batch["mask"])).astype(bool)
-    images = np.asarray(jax.device_get(batch["image"]), np.float32)[mask][:limit - seen]
-    p, e = _probs_and_embeddings(model, images)
-    probs.append(np.asarray(p))
-    embeddings.append(np.asarray(e, np.float32))
+    padded = np.asarray(jax.device_get(batch["image"]), np.float32)
+    # The padded batch keeps one compiled shape; padding rows are dropped afterwards.
+    p, e = _probs_and_embeddings(model, padded)
+    images = padded[mask][:limit - seen]
+    probs.append(np.asarray(p)[mask][:len(images)])
+    embeddings.append(np.asarray(e, np.float32)[mask][:len(images)])
     thumbs.append(_thumbnails(display.to_display(images)))
     for j in range(len(images)):
       if seen + j in wanted:
