@@ -135,7 +135,7 @@ SOURCES: tuple[Source, ...] = (
     Source("cil", "cil", "SKETCH", _any),
     Source("fluent-mdl2", "fluent-mdl2", "SKETCH", _plain),
     Source("humbleicons", "humbleicons", "SKETCH", _any),
-    Source("proicons", "proicons", "SKETCH", _any),
+    Source("proicons", "proicons", "SKETCH", _any, skip=_MOBILE_PHONE),
     Source("typcn-outline", "typcn", "SKETCH", _suffix("-outline")),
     # ILLUSTRATION: colour drawings and emoji.
     Source("openmoji", "openmoji", "ILLUSTRATION", _any, world=True),

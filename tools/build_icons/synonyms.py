@@ -19,8 +19,8 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
             "doorbell intercom"),
     },
     "L2_12": {
-        "car navigation (GPS) unit": ("navigator", "sat nav", "satnav", "car navigation",
-                                      "gps device", "gps navigator"),
+        "car navigation (GPS) unit": ("sat nav", "satnav", "car navigation", "gps device",
+                                      "gps navigator"),
         "parking payment machine": ("parking meter", "parking machine", "parking payment",
                                     "ticket machine", "parking ticket", "meter parking"),
     },
@@ -473,7 +473,7 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "taxi": ("taxi", "cab", "oncoming taxi", "taxicab", "car taxi"),
     },
     "L2_52": {
-        "cruise ship": ("cruise ship", "cruise", "passenger ship", "ocean liner", "liner"),
+        "cruise ship": ("cruise ship", "cruise", "passenger ship", "ocean liner"),
         "cargo ship": ("cargo ship", "container ship", "freighter", "ship cargo",
                        "tanker ship", "ship container"),
         "aircraft carrier": ("aircraft carrier", "carrier ship"),
