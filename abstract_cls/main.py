@@ -25,12 +25,31 @@ _OUTPUT = flags.DEFINE_string("output", "", "--mode=predict: CSV path "
 flags.mark_flags_as_required(["config", "workdir"])
 
 
+def _parse_flags(argv):
+  """absl's parser, with a wrong --config.x.y override reported in one line."""
+  try:
+    return flags.FLAGS(argv)
+  except (AttributeError, KeyError, TypeError, ValueError, flags.Error) as e:
+    overrides = [a.split("=")[0] for a in argv[1:] if a.startswith("--config.")]
+    detail = str(e)
+    if len(detail) > 1 and detail[0] == detail[-1] and detail[0] in "'\"":
+      detail = detail[1:-1]  # ml_collections quotes its KeyError text
+    detail = detail.replace("\\n", " ").replace("\n", " ").replace("\\'", "'")
+    print(f"error: bad config override ({', '.join(overrides)}): {detail}", file=sys.stderr)
+    sys.exit(2)
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   # Imported here so --help and flag errors do not pay for importing JAX.
   from abstract_cls.train import errors  # pylint: disable=g-import-not-at-top
   config, workdir = _CONFIG.value, _WORKDIR.value
+  try:
+    config.get("seed")  # a config file that failed to load raises here
+  except OSError as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(2)
   try:
     if _MODE.value == "train":
       from abstract_cls.train import loop  # pylint: disable=g-import-not-at-top
@@ -53,4 +72,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=_parse_flags)

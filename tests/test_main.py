@@ -65,8 +65,9 @@ def test_predict_writes_csv(cli_run, tmp_path):
 def test_bad_config_key_is_one_clear_error(cli_run):
   config_file, workdir, _ = cli_run
   done = run_main(config_file, workdir, "--config.optimizer.lrr=0.1")
-  assert done.returncode != 0
-  assert "lrr" in done.stderr and "Traceback" not in done.stderr
+  assert done.returncode == 2
+  assert "error: bad config override (--config.optimizer.lrr)" in done.stderr
+  assert 'Did you mean "lr"' in done.stderr and "Traceback" not in done.stderr
 
 
 def test_missing_checkpoint_is_one_clear_error(cli_run, tmp_path):
