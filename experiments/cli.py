@@ -1,0 +1,78 @@
+"""The one command every study shares: `python -m experiments.<study> --preset=P --out=DIR`.
+
+A study module provides STUDY, CONFIG_FILE, PRESETS, variants(preset), eval_specs(preset),
+optionally extra(config, workdir) -> dict (more numbers per run), and
+write_report(results, meta, out_dir) -> Markdown text; summary_line(results, meta) -> str.
+The sweep runs (skipping finished runs), then the report is written to OUT/report.md with
+its PNG plots beside it. --report_only rebuilds the report from the runs already on disk.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+import time
+from types import ModuleType
+
+from experiments import sweep
+from experiments import tables
+
+
+def default_out(study: str) -> str:
+  return f"experiments/results/{study}"
+
+
+def write_report(module: ModuleType, out_dir: pathlib.Path) -> str:
+  """OUT/report.md and OUT/summary.md from every finished run under OUT/runs."""
+  meta_path = out_dir / "meta.json"
+  if not meta_path.exists():
+    raise FileNotFoundError(f"{meta_path} is missing: run the sweep first")
+  meta = json.loads(meta_path.read_text())
+  results = sweep.load_results(out_dir)
+  if not results:
+    raise FileNotFoundError(f"no finished runs under {out_dir / 'runs'}")
+  body = module.write_report(results, meta, out_dir)
+  text = tables.stamp(meta, len(results)) + "\n" + body
+  (out_dir / "report.md").write_text(text, encoding="utf-8")
+  summary = module.summary_line(results, meta)
+  (out_dir / "summary.md").write_text(summary.rstrip("\n") + "\n", encoding="utf-8")
+  return text
+
+
+def main(module: ModuleType, argv=None) -> int:
+  parser = argparse.ArgumentParser(prog=f"python -m experiments.{module.STUDY}",
+                                   description=(module.__doc__ or "").split("\n")[0])
+  parser.add_argument("--preset", default="quick", choices=sorted(module.PRESETS))
+  parser.add_argument("--out", default=None, help=f"default {default_out(module.STUDY)}")
+  parser.add_argument("--report_only", action="store_true",
+                      help="only rebuild report.md and the plots from finished runs")
+  args = parser.parse_args(argv)
+  preset = module.PRESETS[args.preset]
+  out_dir = pathlib.Path(args.out or default_out(module.STUDY))
+  command = f"python -m experiments.{module.STUDY} --preset={preset.name} --out={out_dir}"
+  if not args.report_only:
+    start = time.time()
+    specs = [_aliased(s, preset) for s in module.eval_specs(preset)]
+    extra = getattr(module, "extra", None)
+    results = sweep.run_sweep(module.STUDY, module.CONFIG_FILE, preset, module.variants(preset),
+                              out_dir, specs, extra=extra, command=command)
+    followup = getattr(module, "followup_variants", None)
+    if followup is not None:  # variants chosen from the first results (e.g. a best combination)
+      sweep.run_sweep(module.STUDY, module.CONFIG_FILE, preset, followup(preset, results),
+                      out_dir, specs, extra=extra, command=command)
+    print(f"{module.STUDY}: sweep took {tables.hours_minutes(time.time() - start)}", flush=True)
+  write_report(module, out_dir)
+  print(f"Wrote {out_dir / 'report.md'}", flush=True)
+  return 0
+
+
+def _aliased(spec: sweep.EvalSpec, preset: sweep.Preset) -> sweep.EvalSpec:
+  """Tiny presets run on the synthetic set, which has only train/validation splits."""
+  alias = getattr(preset, "split_alias", {}) or {}
+  splits = tuple(dict.fromkeys(alias.get(s, s) for s in spec.splits))  # ordered, no repeats
+  return sweep.EvalSpec(spec.name, splits, spec.domains)
+
+
+if __name__ == "__main__":
+  sys.exit("run a study: python -m experiments.<depth|architectures|regularisation|imbalance|domains>")

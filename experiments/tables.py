@@ -1,0 +1,84 @@
+"""Report helpers shared by the studies: mean ± std over seeds, Markdown tables, the stamp.
+
+Every table a study writes starts with `stamp(meta)`: which preset, machine and commit
+produced it and the command that reproduces it.
+"""
+from __future__ import annotations
+
+import collections
+import pathlib
+from collections.abc import Callable, Iterable, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # Files only; no display on the dev box or in tests.
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
+import numpy as np  # pylint: disable=wrong-import-position
+
+
+def by_variant(results: Iterable[dict]) -> dict[str, list[dict]]:
+  """Results grouped by variant name, in first-seen order."""
+  groups: dict[str, list[dict]] = collections.OrderedDict()
+  for r in results:
+    groups.setdefault(r["study_variant"], []).append(r)
+  return groups
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+  """Mean and sample standard deviation (ddof=1; 0 for a single value)."""
+  v = np.asarray([x for x in values if x is not None and np.isfinite(x)], np.float64)
+  if not len(v):
+    return float("nan"), float("nan")
+  return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
+
+
+def fmt(values: Sequence[float], scale: float = 100.0, digits: int = 1) -> str:
+  """'71.2 ± 1.3' (percent by default) over seeds."""
+  m, s = mean_std(values)
+  if not np.isfinite(m):
+    return "n/a"
+  return f"{m * scale:.{digits}f} ± {s * scale:.{digits}f}"
+
+
+def column(runs: Sequence[dict], getter: Callable[[dict], float]) -> list[float]:
+  out = []
+  for r in runs:
+    try:
+      out.append(float(getter(r)))
+    except (KeyError, TypeError, IndexError):
+      out.append(float("nan"))
+  return out
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence]) -> str:
+  lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+  lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+  return "\n".join(lines) + "\n"
+
+
+def stamp(meta: dict, runs_done: int | None = None) -> str:
+  """One italic line naming preset, machine, commit, date and command."""
+  seeds = ", ".join(str(s) for s in meta.get("seeds", []))
+  done = f"; {runs_done} runs" if runs_done is not None else ""
+  return (f"_Preset `{meta.get('preset')}` ({meta.get('preset_description', '')}); seeds "
+          f"{seeds}{done}; machine: {meta.get('machine')}; commit {meta.get('commit')}; "
+          f"started {meta.get('started')}, finished {meta.get('finished', 'not finished')}. "
+          f"Command: `{meta.get('command')}`._\n")
+
+
+def save_figure(fig, path: pathlib.Path) -> str:
+  path.parent.mkdir(parents=True, exist_ok=True)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path.name
+
+
+def new_figure(ncols: int = 1, nrows: int = 1, width: float = 5.0, height: float = 3.6):
+  fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
+  return fig, axes
+
+
+def hours_minutes(seconds: float) -> str:
+  minutes = seconds / 60
+  return f"{minutes:.1f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
