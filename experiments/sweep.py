@@ -272,9 +272,15 @@ def git_commit() -> str:
   try:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
                             capture_output=True, check=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "abstract_cls", "configs",
+                            "experiments/*.py"], cwd=ROOT, text=True, capture_output=True,
+                           check=True).stdout.split("\n")
   except (OSError, subprocess.CalledProcessError):
     return "unknown"
-  return commit
+  dirty = [line[3:] for line in dirty if line.strip() and not line.startswith("??")]
+  # Other engineers edit the tree while sweeps run: name what differed from the commit.
+  return commit + (f" + uncommitted changes to {len(dirty)} files ({', '.join(dirty[:4])}"
+                   f"{', ...' if len(dirty) > 4 else ''})" if dirty else "")
 
 
 def machine() -> str:
