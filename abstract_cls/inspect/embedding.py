@@ -34,8 +34,9 @@ def tsne(features: np.ndarray, seed: int = 0) -> np.ndarray:
     raise ValueError(f"t-SNE needs at least 5 points, got {n}")
   reduced, _ = pca(features, min(50, features.shape[1], n))
   perplexity = float(min(30.0, max(2.0, (n - 1) / 3)))
+  # 500 iterations (sklearn default 1000): the map has settled by then and it halves the time.
   return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
-              ).fit_transform(reduced).astype(np.float32)
+              max_iter=500).fit_transform(reduced).astype(np.float32)
 
 
 def project(features: np.ndarray, method: str, seed: int = 0) -> tuple[np.ndarray, str]:

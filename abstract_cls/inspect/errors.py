@@ -68,7 +68,9 @@ def plot_error_gallery(images: np.ndarray, probs: np.ndarray, labels: np.ndarray
       lines.append(f"p={probs[i, preds[i]]:.2f}" + (
           f" {display.domain_name(domains[i]).lower()}" if kind == "class" else ""))
       ax.set_title("\n".join(lines), fontsize=6.5, color="darkred", loc="left")
-  fig.suptitle(title, fontsize=11, y=1.0 + 0.35 / (2.35 * n_rows + 0.5))
+  height = 2.35 * n_rows + 0.5
+  fig.subplots_adjust(top=1.0 - 0.9 / height)  # room for the block headers of the first row
+  fig.suptitle(title, fontsize=11, y=1.0)
   return display.save(fig, path)
 
 
@@ -95,7 +97,7 @@ def plot_confusion_by_domain(labels: np.ndarray, preds: np.ndarray, domains: np.
     rate = matrix / np.maximum(support, 1)
     image = ax.imshow(rate, cmap="Blues", vmin=0, vmax=1)
     for t, q in zip(*np.nonzero(matrix)):
-      ax.text(q, t, str(matrix[t, q]), ha="center", va="center", fontsize=5.5,
+      ax.text(q, t, str(matrix[t, q]), ha="center", va="center", fontsize=6.5,
               color="white" if rate[t, q] > 0.6 else ("black" if t == q else "darkred"))
     accuracy = np.trace(matrix) / max(matrix.sum(), 1)
     ax.set_title(f"{display.domain_name(d)}: accuracy {accuracy:.3f} (n={int(keep.sum())})",
