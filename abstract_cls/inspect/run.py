@@ -110,19 +110,20 @@ def inspect_model(model: nnx.Module, batches: Iterable[dict], labels: np.ndarray
   row_titles = [f"{display.domain_name(data.domains[i]).lower()}\n"
                 f"{display.class_label(data.labels[i], 18)}" for i in chosen]
 
+  # The conv/pool outputs of the chosen images: their trace entries drive 1 and 2.
+  outputs = feature_maps.layer_outputs(model, inputs)
+  entries = [entry for entry, _ in outputs]
+
   # 1. First-layer filters.
-  trace = model.trace(inputs[:1])
-  kernel = filters.first_layer_kernel(model, trace, in_channels=inputs.shape[-1])
+  kernel = filters.first_layer_kernel(model, entries, in_channels=inputs.shape[-1])
   done("filters", filters.plot_filters(kernel, out / "filters.png",
                                        title=f"{title}: first-layer filters "
                                        f"{kernel.shape[3]} x {kernel.shape[0]}x{kernel.shape[1]}"
                                        f"x{kernel.shape[2]} (each normalised)"))
 
   # 2. Feature maps, with the output-size rule checked on every conv and pool.
-  outputs = feature_maps.layer_outputs(model, inputs)
-  checks = output_size.check_trace([entry for entry, _ in outputs])
-  names = list(options.layers) or feature_maps.default_layers(
-      [entry for entry, _ in outputs], options.num_layers)
+  checks = output_size.check_trace(entries)
+  names = list(options.layers) or feature_maps.default_layers(entries, options.num_layers)
   done("feature_maps", feature_maps.plot_feature_maps(
       shown, outputs, names, row_titles, out / "feature_maps.png", options.channels_per_layer))
   done("shape_profile", feature_maps.plot_shape_profile(
@@ -184,12 +185,12 @@ def inspect_model(model: nnx.Module, batches: Iterable[dict], labels: np.ndarray
                          stride=c.stride, padding=c.padding, expected_hw=c.expected_hw,
                          actual_hw=c.actual_hw, ok=c.ok) for c in checks],
       artefacts=artefacts, seconds=timings)
-  (out / "index.md").write_text(_index_markdown(summary, checks, data), encoding="utf-8")
+  (out / "index.md").write_text(_index_markdown(summary, checks), encoding="utf-8")
   (out / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
   return summary
 
 
-def _index_markdown(summary: dict, checks, data: collect_lib.Collected) -> str:
+def _index_markdown(summary: dict, checks) -> str:
   a = summary["artefacts"]
   lines = [f"# Inspect: {summary['title']}", ""]
   if summary.get("command"):
@@ -227,7 +228,6 @@ def _index_markdown(summary: dict, checks, data: collect_lib.Collected) -> str:
   for n, key in enumerate(k for k in a if k.startswith("embedding_")):
     figure(key, f"5. Embedding map ({key.split('_', 1)[1]})", "" if n else note)
   figure("training_curves", "6. Training curves", "From metrics.jsonl and layer_grad_norms.jsonl.")
-  del data
   return "\n".join(lines) + "\n"
 
 
