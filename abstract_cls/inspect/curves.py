@@ -47,11 +47,18 @@ def _eval_series(rows: list[dict], key: str) -> dict[str, tuple[np.ndarray, np.n
           for s, v in out.items()}
 
 
+def _line(ax, steps, values, **kwargs):
+  """A line that stays visible with very few points (a short or just-started run)."""
+  if steps.size <= 50:
+    kwargs.setdefault("marker", ".")
+  ax.plot(steps, values, **kwargs)
+
+
 def _plot_train_and_eval(ax, rows, key, title):
   steps, values = _series([r for r in rows if "eval" not in r or key in r], key)
   drawn = 0
   if steps.size:
-    ax.plot(steps, values, lw=1, label=f"train {key}")
+    _line(ax, steps, values, lw=1, label=f"train {key}")
     drawn += 1
   for split, (s, v) in sorted(_eval_series(rows, key).items()):
     ax.plot(s, v, marker="o", ms=3, lw=1.2, label=f"{split} {key}")
@@ -90,13 +97,13 @@ def plot_training_curves(rows: list[dict], path: str | pathlib.Path,
   _finish(ax[2], "macro-F1 (eval)", drawn)
   steps, lr = _series(rows, "lr")
   if steps.size:
-    ax[3].plot(steps, lr, lw=1.2, color="tab:purple", label="lr")
+    _line(ax[3], steps, lr, lw=1.2, color="tab:purple", label="lr")
   _finish(ax[3], "learning rate", int(steps.size > 0))
   drawn = 0
   for key in ("grad_norm", "update_norm", "param_norm"):
     s, v = _series(rows, key)
     if s.size:
-      ax[4].plot(s, v, lw=1, label=key)
+      _line(ax[4], s, v, lw=1, label=key)
       drawn += 1
   if drawn:
     ax[4].set_yscale("log")
