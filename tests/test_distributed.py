@@ -16,7 +16,7 @@ def test_two_processes_match_single_process(tmp_path):
   reference = str(tmp_path / "single")
   loop.train_and_evaluate(tiny_config(train__num_devices=2, **RUN), reference)
 
-  config_file = write_config_file(tmp_path / "tiny.py", **RUN)
+  config_file = write_config_file(tmp_path / "tiny.py", train__num_devices=0, **RUN)
   workdir = str(tmp_path / "multi")
   port = portpicker.pick_unused_port()
   processes = [
