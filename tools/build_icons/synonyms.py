@@ -512,10 +512,9 @@ WORLD_ONLY: dict[str, tuple[str, ...]] = {
     "globe": ("globe",),
 }
 
-# Phrases used only for UI sets: in emoji sets a "nut" is food.
-UI_ONLY: dict[str, tuple[str, ...]] = {
-    "nut": ("nut",),
-}
+# Phrases used only for UI sets (none at present: a bare "nut" is food in emoji
+# sets and in some UI sets too, so only "hex nut" and "nut and bolt" count).
+UI_ONLY: dict[str, tuple[str, ...]] = {}
 
 # Whole names (less style suffixes) never used, whatever the set: the Windows
 # logo, a candlestick chart.
