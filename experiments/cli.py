@@ -9,6 +9,7 @@ its PNG plots beside it. --report_only rebuilds the report from the runs already
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import pathlib
 import sys
@@ -55,12 +56,17 @@ def main(module: ModuleType, argv=None) -> int:
     start = time.time()
     specs = [_aliased(s, preset) for s in module.eval_specs(preset)]
     extra = getattr(module, "extra", None)
-    results = sweep.run_sweep(module.STUDY, module.CONFIG_FILE, preset, module.variants(preset),
-                              out_dir, specs, extra=extra, command=command)
     followup = getattr(module, "followup_variants", None)
-    if followup is not None:  # variants chosen from the first results (e.g. a best combination)
-      sweep.run_sweep(module.STUDY, module.CONFIG_FILE, preset, followup(preset, results),
+    if followup is None:
+      sweep.run_sweep(module.STUDY, module.CONFIG_FILE, preset, module.variants(preset),
                       out_dir, specs, extra=extra, command=command)
+    else:  # variants chosen from the first seed's results (e.g. a best combination)
+      for seed in preset.seeds:
+        one = dataclasses.replace(preset, seeds=(seed,))
+        results = sweep.run_sweep(module.STUDY, module.CONFIG_FILE, one, module.variants(one),
+                                  out_dir, specs, extra=extra, command=command)
+        sweep.run_sweep(module.STUDY, module.CONFIG_FILE, one, followup(one, results, out_dir),
+                        out_dir, specs, extra=extra, command=command)
     print(f"{module.STUDY}: sweep took {tables.hours_minutes(time.time() - start)}", flush=True)
   write_report(module, out_dir)
   print(f"Wrote {out_dir / 'report.md'}", flush=True)

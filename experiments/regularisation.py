@@ -3,12 +3,13 @@
 Command: python -m experiments.regularisation --preset=quick --out=experiments/results/regularisation
 Baseline 'none': no augmentation, no weight decay, no dropout, no label smoothing. Every other
 variant adds one regulariser. 'best_combination' then combines the regularisers whose single
-runs beat the baseline on VALIDATION macro-F1 (the best three at most), so the test split plays
-no part in the choice. Reports train vs test accuracy (generalisation gap), macro-F1 and, for
+runs beat the baseline on VALIDATION macro-F1 (the best three at most; chosen on the first
+seed and kept for the others), so the test split plays no part in the choice. Reports train vs test accuracy (generalisation gap), macro-F1 and, for
 every run, the fraction of near-zero weights (|w| < 1e-3; the point of L1).
 """
 from __future__ import annotations
 
+import json
 import pathlib
 import sys
 
@@ -70,9 +71,27 @@ def variants(preset: sweep.Preset) -> list[sweep.Variant]:
   return out
 
 
-def followup_variants(preset: sweep.Preset, results) -> list[sweep.Variant]:
-  """'best_combination' from the single runs' validation macro-F1 (never the test split)."""
+def followup_variants(preset: sweep.Preset, results, out_dir) -> list[sweep.Variant]:
+  """'best_combination' from the single runs' validation macro-F1 (never the test split).
+
+  Chosen once, from the first seed that finished, and kept in OUT/best_combination.json so
+  that every seed runs the same combination.
+  """
   del preset
+  saved = pathlib.Path(out_dir) / "best_combination.json"
+  if saved.exists():
+    chosen = json.loads(saved.read_text())["chosen"]
+  else:
+    chosen = _choose(results)
+    saved.write_text(json.dumps({"chosen": chosen, "from_seeds": sorted(
+        {r["seed"] for r in results})}, indent=1))
+  overrides = {}
+  for name in chosen:
+    overrides.update(SINGLE[name])
+  return [sweep.Variant("best_combination", overrides, labels=dict(parts=tuple(chosen)))]
+
+
+def _choose(results) -> list[str]:
   groups = tables.by_variant(results)
   val = lambda r: r["evals"]["validation"]["macro_f1"]
   base = tables.mean_std(tables.column(groups.get("none", []), val))[0]
@@ -80,10 +99,7 @@ def followup_variants(preset: sweep.Preset, results) -> list[sweep.Variant]:
   chosen = [n for m, n in sorted(scored, reverse=True) if m > base][:MAX_COMBINED]
   if not chosen and scored:
     chosen = [max(scored)[1]]
-  overrides = {}
-  for name in chosen:
-    overrides.update(SINGLE[name])
-  return [sweep.Variant("best_combination", overrides, labels=dict(parts=tuple(chosen)))]
+  return chosen
 
 
 def eval_specs(preset: sweep.Preset) -> list[sweep.EvalSpec]:

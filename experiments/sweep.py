@@ -315,8 +315,10 @@ def run_sweep(study: str, config_file: str, preset: Preset, variants: Sequence[V
     meta_path.write_text(json.dumps(meta, indent=1))
   results = []
   start = time.time()
-  for variant in variants:
-    for seed in preset.seeds:
+  # Seed-major: every variant's first seed before any second seed, so a sweep cut short
+  # still compares all variants (with fewer seeds; the tables give n per cell).
+  for seed in preset.seeds:
+    for variant in variants:
       results.append(run_one(config_file, preset, variant, seed, out, eval_specs, extra, log))
   meta["finished"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
   meta["sweep_wall_s_this_call"] = time.time() - start

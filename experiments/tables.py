@@ -37,7 +37,10 @@ def fmt(values: Sequence[float], scale: float = 100.0, digits: int = 1) -> str:
   m, s = mean_std(values)
   if not np.isfinite(m):
     return "n/a"
-  return f"{m * scale:.{digits}f} ± {s * scale:.{digits}f}"
+  n = sum(1 for x in values if x is not None and np.isfinite(x))
+  if n == 1:
+    return f"{m * scale:.{digits}f} (1 seed)"
+  return f"{m * scale:.{digits}f} ± {s * scale:.{digits}f}" + ("" if n >= 3 else f" ({n} seeds)")
 
 
 def column(runs: Sequence[dict], getter: Callable[[dict], float]) -> list[float]:
