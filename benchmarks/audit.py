@@ -169,7 +169,7 @@ def main():
       # below); process CPU time (all threads) is what the audit itself costs.
       "load_average_before_after": [round(load_before, 1), round(os.getloadavg()[0], 1)],
       "audit_cpu_s": round(audit_cpu_s, 1),
-      "embedded_images": len(source.items), "audited_images": len(folder.items),
+      "original_images": len(truth["originals"]), "audited_images": len(folder.items),
       "inject_s": round(inject_s, 1), "audit_s": round(audit_s, 1),
       "audit_stage_s": {k: round(v, 1) for k, v in result.timings.items()},
       "thresholds": result.thresholds, "feature_kind": result.feature_kind,
