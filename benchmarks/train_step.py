@@ -208,6 +208,11 @@ def _max_rss_bytes():
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def _last_line(text):
+  lines = (text or '').strip().splitlines()
+  return lines[-1] if lines else ''
+
+
 def _last_json(text):
   for line in reversed(text.strip().splitlines()):
     if line.startswith('{'):
@@ -251,8 +256,7 @@ def _report(results, out_path):
   for (peer, model, size, devices), runs in groups.items():
     ok = [r for r in runs if 'img_per_s' in r]
     if not ok:
-      last_line = (runs[0].get('error') or 'no result').strip().splitlines()[-1]
-      print(f'{peer} | {model}@{size} | ERROR {last_line[:300]}')
+      print(f'{peer} | {model}@{size} | ERROR {_last_line(runs[0].get("error"))[:300]}')
       continue
     rates = [r['img_per_s'] for r in ok]
     ratios = [r['ratio'] for r in ok if 'ratio' in r]
@@ -341,7 +345,7 @@ def run_startup(args):
   for r in results:
     print(f"{r['startup']} | {r.get('command_to_first_step_s')} | "
           f"{r.get('phases', {}).get('step_compile_s')} | {r.get('cache_hits')} | "
-          f"{r.get('cache_misses')} | {(r.get('error') or ' ').strip().splitlines()[-1][:300]}")
+          f"{r.get('cache_misses')} | {_last_line(r.get('error'))[:300]}")
   return results
 
 
