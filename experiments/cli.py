@@ -34,11 +34,30 @@ def write_report(module: ModuleType, out_dir: pathlib.Path) -> str:
   if not results:
     raise FileNotFoundError(f"no finished runs under {out_dir / 'runs'}")
   body = module.write_report(results, meta, out_dir)
-  text = tables.stamp(meta, len(results)) + "\n" + body
+  text = tables.stamp(meta, len(results)) + "\n" + completeness(module, meta, results) + "\n" + body
   (out_dir / "report.md").write_text(text, encoding="utf-8")
   summary = module.summary_line(results, meta)
   (out_dir / "summary.md").write_text(summary.rstrip("\n") + "\n", encoding="utf-8")
   return text
+
+
+def completeness(module: ModuleType, meta: dict, results: list[dict]) -> str:
+  """Which planned (variant, seed) runs finished, and the total time they took."""
+  preset = module.PRESETS.get(meta.get("preset"))
+  names = [v.name for v in module.variants(preset)] if preset else []
+  if getattr(module, "followup_variants", None) is not None:
+    names.append("best_combination")
+  seeds = list(meta.get("seeds", []))
+  done = {(r["study_variant"], r["seed"]) for r in results}
+  missing = [f"{n} seed {s}" for s in seeds for n in names if (n, s) not in done]
+  minutes = sum(r["wall_s"] for r in results) / 60
+  text = (f"Finished runs: {len(done)} of {len(names) * len(seeds)} planned "
+          f"({len(names)} variants x {len(seeds)} seeds), {minutes:.0f} minutes of run time "
+          "in total (training, compiles, evaluation).")
+  if missing:
+    text += (f" **Not run** (the sweep was stopped at the time limit; rerunning the command "
+             f"resumes): {', '.join(missing[:12])}{', ...' if len(missing) > 12 else ''}.")
+  return text + "\n"
 
 
 def main(module: ModuleType, argv=None) -> int:

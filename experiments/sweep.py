@@ -296,7 +296,9 @@ def machine() -> str:
   backend = jax.default_backend()
   if backend != "cpu":
     model = f"{jax.devices()[0].device_kind} ({backend}); host {model}"
-  return f"{os.cpu_count()}-core {model}"
+  # The dev box is shared: the load says how much of it a sweep had.
+  load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+  return f"{os.cpu_count()}-core {model}, load average {load:.0f} at sweep start"
 
 
 def run_sweep(study: str, config_file: str, preset: Preset, variants: Sequence[Variant],
