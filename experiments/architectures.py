@@ -31,9 +31,9 @@ PRESETS = {
                          P.TINY_SEEDS, P.merged(P.TINY_DATA, _OPTIMISER),
                          split_alias=P.TINY_ALIAS),
     "quick": sweep.Preset(
-        "quick", "abstract_icons, 32 px, width 0.25 (LeNet-5 full width), 6 epochs, AdamW 1e-3",
+        "quick", "abstract_icons, 32 px, width 0.25 (LeNet-5 full width), 4 epochs, AdamW 1e-3",
         P.SEEDS, P.merged(P.QUICK_DATA, _OPTIMISER, {
-            "train.num_epochs": 6.0, "train.eval_every_epochs": 3.0, "train.log_every": 10})),
+            "train.num_epochs": 4.0, "train.eval_every_epochs": 2.0, "train.log_every": 10})),
     "full": sweep.Preset("full", "abstract_icons, 64 px, full width, 60 epochs, AdamW 1e-3",
                          P.SEEDS, P.merged(P.FULL_DATA, _OPTIMISER, {
                              "train.num_epochs": 60.0, "train.eval_every_epochs": 5.0,

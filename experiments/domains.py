@@ -27,9 +27,9 @@ DOMAINS = ("SKETCH", "ILLUSTRATION", "PICTOGRAM")
 PRESETS = {
     "tiny": sweep.Preset("tiny", "synthetic set, 16 px, 2 steps", P.TINY_SEEDS, P.TINY_DATA,
                          split_alias=P.TINY_ALIAS),
-    "quick": sweep.Preset("quick", "abstract_icons, lenet5, 32 px, 10 epochs, 3 evaluations",
+    "quick": sweep.Preset("quick", "abstract_icons, lenet5, 32 px, 6 epochs, 3 evaluations",
                           P.SEEDS, P.merged(P.QUICK_DATA, {
-                              "train.num_epochs": 10.0, "train.eval_every_epochs": 3.4,
+                              "train.num_epochs": 6.0, "train.eval_every_epochs": 2.0,
                               "train.log_every": 25})),
     "full": sweep.Preset("full", "abstract_icons, resnet20, 64 px, 60 epochs", P.SEEDS,
                          P.merged(P.FULL_DATA, {

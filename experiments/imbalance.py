@@ -29,9 +29,9 @@ PRESETS = {
     "tiny": sweep.Preset("tiny", "synthetic set, 16 px, 2 steps", P.TINY_SEEDS,
                          P.merged(P.TINY_DATA, {"data.undersample_cap": 4}),
                          split_alias=P.TINY_ALIAS),
-    "quick": sweep.Preset("quick", "abstract_icons, lenet5, 32 px, 300 steps of 128 (~10 epochs)",
+    "quick": sweep.Preset("quick", "abstract_icons, lenet5, 32 px, 150 steps of 128 (~5 epochs)",
                           P.SEEDS, P.merged(P.QUICK_DATA, _BUDGET, {
-                              "train.max_steps": 300, "train.log_every": 25,
+                              "train.max_steps": 150, "train.log_every": 25,
                               "data.undersample_cap": 100})),
     "full": sweep.Preset("full", "abstract_icons, resnet20, 64 px, 3000 steps of 128", P.SEEDS,
                          P.merged(P.FULL_DATA, _BUDGET, {

@@ -40,9 +40,9 @@ _BASELINE = P.merged(_NO_AUGMENT, {"optimizer.weight_decay": 0.0, "model.options
 PRESETS = {
     "tiny": sweep.Preset("tiny", "synthetic set, 16 px, 2 steps", P.TINY_SEEDS,
                          P.merged(P.TINY_DATA, _BASELINE), split_alias=P.TINY_ALIAS),
-    "quick": sweep.Preset("quick", "abstract_icons, lenet5 (AdamW 2e-3), 32 px, 12 epochs",
+    "quick": sweep.Preset("quick", "abstract_icons, lenet5 (AdamW 2e-3), 32 px, 6 epochs",
                           P.SEEDS, P.merged(P.QUICK_DATA, _BASELINE, {
-                              "train.num_epochs": 12.0, "train.eval_every_epochs": 4.0,
+                              "train.num_epochs": 6.0, "train.eval_every_epochs": 2.0,
                               "train.log_every": 25})),
     "full": sweep.Preset("full", "abstract_icons, lenet5 (AdamW 2e-3), 64 px, 60 epochs",
                          P.SEEDS, P.merged(P.FULL_DATA, _BASELINE, {
