@@ -16,6 +16,7 @@ UNSEEN_STYLE_SETS = {
 HELD_OUT = frozenset(s for sets in UNSEEN_STYLE_SETS.values() for s in sets)
 VALIDATION_FRACTION = 0.10
 TEST_FRACTION = 0.10
+MIN_STRATUM_FOR_EVAL = 4
 
 
 def _order_key(text: str) -> str:
@@ -44,8 +45,11 @@ def assign(groups: dict[str, list[dict]]) -> dict[str, str]:
   for stratum in sorted(strata):
     gids = sorted(strata[stratum], key=_order_key)
     total = sizes[stratum]
-    want = {"validation": round(total * VALIDATION_FRACTION),
-            "test": round(total * TEST_FRACTION)}
+    # At least one image each in validation and test once a stratum has
+    # MIN_STRATUM_FOR_EVAL images, so thin classes still have evaluation support.
+    floor = 1 if total >= MIN_STRATUM_FOR_EVAL else 0
+    want = {"validation": max(floor, round(total * VALIDATION_FRACTION)),
+            "test": max(floor, round(total * TEST_FRACTION))}
     have = {"validation": 0, "test": 0}
     for gid in gids:
       n = len(groups[gid])
