@@ -1,0 +1,144 @@
+"""Which conv / max-pool lowering is faster on XLA:CPU, and its effect on a
+ResNet-18 training step. Decides cpu_lowering.conv_lowering's rule.
+
+  python benchmarks/conv_lowering.py ops     # per-shape fwd and fwd+bwd ms
+  python benchmarks/conv_lowering.py step    # ResNet-18 @64, batch 128, SGD
+
+Timings alternate the variants in the same process and repeat them, so that
+load from other processes on a shared machine hits both alike; compare the
+ratios, not the absolute numbers.
+"""
+import functools
+import json
+import os
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+
+from abstract_cls.models import get_model
+from abstract_cls.models import layers
+
+B = int(os.environ.get('BS', 128))
+REPEATS = int(os.environ.get('REPEATS', 3))
+
+
+def best_ms(fn, *args, n=2):
+  jax.block_until_ready(fn(*args))
+  best = float('inf')
+  for _ in range(REPEATS):
+    t = time.perf_counter()
+    for _ in range(n):
+      out = fn(*args)
+    jax.block_until_ready(out)
+    best = min(best, (time.perf_counter() - t) / n)
+  return best * 1e3
+
+
+# (label, input HWC, kernel, stride, padding, out channels): ResNet-18 @64 with
+# the ImageNet stem, the small stem, and CIFAR ResNet shapes.
+CONVS = [
+    ('stem 7x7/2 64x64x3', (64, 64, 3), 7, 2, 3, 64),
+    ('stem 3x3 64x64x3', (64, 64, 3), 3, 1, 1, 64),
+    ('3x3 32x32x16', (32, 32, 16), 3, 1, 1, 16),
+    ('3x3 64x64x64', (64, 64, 64), 3, 1, 1, 64),
+    ('3x3 16x16x64', (16, 16, 64), 3, 1, 1, 64),
+    ('3x3/2 16x16x64', (16, 16, 64), 3, 2, 1, 128),
+    ('3x3 8x8x128', (8, 8, 128), 3, 1, 1, 128),
+    ('3x3/2 8x8x128', (8, 8, 128), 3, 2, 1, 256),
+    ('3x3 4x4x256', (4, 4, 256), 3, 1, 1, 256),
+    ('3x3/2 4x4x256', (4, 4, 256), 3, 2, 1, 512),
+    ('3x3 2x2x512', (2, 2, 512), 3, 1, 1, 512),
+    ('1x1/2 8x8x128', (8, 8, 128), 1, 2, 0, 256),
+]
+
+
+def ops():
+  rows = []
+  for label, hwc, k, s, p, cout in CONVS:
+    x = jax.random.normal(jax.random.key(0), (B,) + hwc)
+    w = jax.random.normal(jax.random.key(1), (k, k, hwc[2], cout)) * 0.05
+    row = {'op': label}
+    for impl in ('xla', 'patches'):
+      conv = functools.partial(layers.conv2d, stride=s, padding=p, impl=impl)
+      fwd = jax.jit(conv)
+      # Hidden layers need gradients w.r.t. input and kernel; the stem (its
+      # input is the image) only w.r.t. the kernel.
+      argnums = (1,) if hwc[2] <= 4 else (0, 1)
+      bwd = jax.jit(jax.grad(lambda x, w: conv(x, w).sum(), argnums=argnums))
+      row[f'{impl}_fwd_ms'] = round(best_ms(fwd, x, w), 2)
+      row[f'{impl}_fwd_bwd_ms'] = round(best_ms(bwd, x, w), 2)
+    print(json.dumps(row), flush=True)
+    rows.append(row)
+  for hwc in ((32, 32, 64), (16, 16, 64)):
+    x = jax.random.normal(jax.random.key(0), (B,) + hwc)
+    row = {'op': f'maxpool 3x3/2 {hwc}'}
+    for impl in ('xla', 'patches'):
+      pool = lambda x, impl=impl: layers.max_pool(x, 3, 2, 1, name='p',
+                                                  conv_impl=impl)
+      row[f'{impl}_fwd_ms'] = round(best_ms(jax.jit(pool), x), 2)
+      row[f'{impl}_fwd_bwd_ms'] = round(best_ms(
+          jax.jit(jax.grad(lambda x: pool(x).sum())), x), 2)
+    print(json.dumps(row), flush=True)
+    rows.append(row)
+  return rows
+
+
+def make_step(model):
+  tx = optax.chain(optax.add_decayed_weights(5e-4),
+                   optax.sgd(0.1, momentum=0.9))
+  optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
+
+  @nnx.jit(donate_argnums=(0, 1))
+  def step(model, optimizer, x, y):
+    def loss_fn(model):
+      logits = model(x)
+      return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+    loss, grads = nnx.value_and_grad(loss_fn)(model)
+    optimizer.update(model, grads)
+    return loss
+
+  return step, [model, optimizer]
+
+
+def train_step(name='resnet18', size=64, impls=('xla', 'auto'),
+               rounds=int(os.environ.get('ROUNDS', 2)),
+               steps=int(os.environ.get('STEPS', 3)), **options):
+  x = jax.random.normal(jax.random.key(0), (B, size, size, 3))
+  y = jax.random.randint(jax.random.key(1), (B,), 0, 20)
+  runs = {}
+  for impl in impls:
+    model = get_model(name, num_classes=20, rngs=nnx.Rngs(0), conv_impl=impl,
+                      **options)
+    model.train()
+    step, state = make_step(model)
+    t = time.perf_counter()
+    loss = step(*state, x, y)
+    loss.block_until_ready()
+    runs[impl] = dict(step=step, state=state,
+                      compile_s=round(time.perf_counter() - t, 1), rates=[])
+  for _ in range(rounds):  # alternate variants so shared load hits both
+    for impl, run in runs.items():
+      state = run['state']
+      t = time.perf_counter()
+      for _ in range(steps):
+        loss = run['step'](*state, x, y)
+      loss.block_until_ready()
+      run['rates'].append(round(B * steps / (time.perf_counter() - t), 1))
+  result = {impl: dict(img_per_s=run['rates'], compile_s=run['compile_s'])
+            for impl, run in runs.items()}
+  result.update(model=name, input=size, batch=B, options=options,
+                backend=jax.default_backend(), nproc=os.cpu_count())
+  print(json.dumps(result), flush=True)
+  return result
+
+
+if __name__ == '__main__':
+  what = sys.argv[1] if len(sys.argv) > 1 else 'ops'
+  if what == 'ops':
+    ops()
+  else:
+    train_step(stem=os.environ.get('STEM', 'imagenet'))

@@ -1,0 +1,166 @@
+"""Layer-level model tests: lowerings, dtype policy, Contract 4 helpers."""
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from abstract_cls.models import get_model
+from abstract_cls.models import layer_norms
+from abstract_cls.models import layers
+
+
+@pytest.mark.parametrize('hwc,k,stride,pad,cout', [
+    ((6, 6, 5), 3, 1, 1, 4),
+    ((7, 7, 3), 7, 2, 3, 8),
+    ((8, 8, 4), 3, 2, 1, 6),
+    ((2, 2, 8), 3, 1, 1, 8),
+    ((9, 9, 2), 5, 1, 0, 3),
+    ((8, 8, 4), 1, 2, 0, 6),
+])
+def test_patches_conv_matches_xla(hwc, k, stride, pad, cout):
+  x = jax.random.normal(jax.random.key(0), (2,) + hwc)
+  w = jax.random.normal(jax.random.key(1), (k, k, hwc[2], cout))
+
+  @jax.jit
+  def both(x, w):
+    results = {}
+    for impl in ('xla', 'patches'):
+      conv = functools.partial(layers.conv2d, stride=stride, padding=pad,
+                               impl=impl)
+      loss = lambda x, w: jnp.sum(conv(x, w) ** 2)
+      results[impl] = (conv(x, w),) + jax.grad(loss, argnums=(0, 1))(x, w)
+    return results
+
+  results = both(x, w)
+  assert results['xla'][0].shape[1] == layers.output_size(hwc[0], k, stride, pad)
+  for a, b in zip(results['xla'], results['patches']):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize('size,k,stride,pad', [(8, 3, 2, 1), (9, 3, 2, 0),
+                                               (8, 2, 2, 0)])
+def test_slice_max_pool_matches_reduce_window(size, k, stride, pad):
+  x = jax.random.normal(jax.random.key(0), (2, size, size, 3))
+
+  @jax.jit
+  def both(x):
+    outs = {}
+    for impl in ('xla', 'patches'):
+      pool = lambda x, impl=impl: layers.max_pool(x, k, stride, pad, name='p',
+                                                  conv_impl=impl)
+      outs[impl] = (pool(x), jax.grad(lambda x: jnp.sum(pool(x) ** 2))(x))
+    return outs
+
+  outs = both(x)
+  for a, b in zip(outs['xla'], outs['patches']):
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_whole_model_same_result_for_every_conv_impl():
+  # ImageNet stem (7x7/2 conv, 3x3/2 max-pool) down to 1x1 maps at 32 px.
+  x = jax.random.normal(jax.random.key(0), (2, 32, 32, 3))
+  outs = []
+  for impl in ('xla', 'patches'):
+    model = get_model('resnet18', num_classes=3, rngs=nnx.Rngs(0),
+                      width=0.125, conv_impl=impl)
+    model.eval()
+    outs.append(nnx.jit(lambda m, x: m(x))(model, x))
+  np.testing.assert_allclose(outs[0], outs[1], rtol=1e-4, atol=1e-4)
+
+
+def test_auto_lowering_rule():
+  from abstract_cls.models import cpu_lowering
+  assert jax.default_backend() == 'cpu'
+  rule = cpu_lowering.conv_lowering
+  assert rule('auto', (8, 2, 2, 512), (3, 3, 512, 512), 1) == 'patches'
+  assert rule('auto', (8, 16, 16, 64), (3, 3, 64, 64), 1) == 'xla'
+  assert rule('xla', (8, 2, 2, 512), (3, 3, 512, 512), 1) == 'xla'
+  assert rule('patches', (8, 16, 16, 64), (3, 3, 64, 64), 1) == 'patches'
+
+
+@nnx.jit
+def consistency(model, x):
+  fmap = model.features(x)
+  return model(x), model.classify(fmap), model.embed(x), model.penultimate(fmap)
+
+
+@pytest.mark.parametrize('name,options,size', [
+    ('resnet20', dict(width=0.5), 16),
+    ('lenet5', dict(in_channels=3), 32),
+])
+def test_features_classify_embed_consistency(name, options, size):
+  model = get_model(name, num_classes=4, rngs=nnx.Rngs(0), **options)
+  model.eval()
+  x = jax.random.normal(jax.random.key(0), (2, size, size, 3))
+  logits, logits2, emb, emb2 = consistency(model, x)
+  np.testing.assert_allclose(logits, logits2, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(emb, emb2, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(
+      emb @ model.out.kernel[...] + model.out.bias[...], logits,
+      rtol=1e-4, atol=1e-4)
+
+
+def test_bfloat16_compute_keeps_float32_params_and_stats():
+  model = get_model('resnet20', num_classes=4, rngs=nnx.Rngs(0), width=0.5,
+                    dtype='bfloat16')
+  x = jax.random.normal(jax.random.key(0), (4, 16, 16, 3))
+  model.train()
+  fmap = nnx.jit(lambda m, x: m.features(x))(model, x)
+  assert fmap.dtype == jnp.bfloat16
+  for leaf in jax.tree.leaves(nnx.state(model, nnx.Param)):
+    assert leaf.dtype == jnp.float32
+  for leaf in jax.tree.leaves(nnx.state(model, nnx.BatchStat)):
+    assert leaf.dtype == jnp.float32
+  logits = model.classify(fmap)
+  assert logits.dtype == jnp.float32 and np.isfinite(logits).all()
+
+
+def test_group_and_no_norm_and_zero_init():
+  x = jax.random.normal(jax.random.key(0), (2, 16, 16, 3))
+  for norm in ('group', 'none'):
+    model = get_model('plain20', num_classes=4, width=0.5, norm=norm)
+    assert not jax.tree.leaves(nnx.state(model, nnx.BatchStat))
+    assert np.isfinite(nnx.jit(lambda m, x: m(x))(model, x)).all()
+  model = get_model('resnet20', num_classes=4, width=0.5,
+                    zero_init_residual=True)
+  last_scales = [b.norm2.layer.scale[...] for b in model.blocks]
+  assert all(float(jnp.abs(s).max()) == 0.0 for s in last_scales)
+
+
+def test_layer_norms_in_depth_order():
+  model = get_model('plain20', num_classes=4, rngs=nnx.Rngs(0), width=0.5)
+  model.train()
+  x = jax.random.normal(jax.random.key(0), (4, 16, 16, 3))
+  y = jnp.arange(4) % 4
+
+  def loss(model):
+    logits = model(x)
+    return -jnp.mean(jax.nn.log_softmax(logits)[jnp.arange(4), y])
+
+  grads = nnx.jit(nnx.grad(loss))(model)
+  norms = layer_norms(grads)
+  names = [n for n, _ in norms]
+  assert names == sorted(names)
+  weights = layer_norms(grads, kinds=('conv', 'fc'))
+  # plain20: 19 convs + 1 fc, numbered by depth 1..20.
+  assert [n for n, _ in weights] == (
+      [f'layer_{i:03d}_conv' for i in range(1, 20)] + ['layer_020_fc'])
+  assert all(v > 0 and np.isfinite(v) for _, v in weights)
+  # A pure-dict gradient tree still gives one entry per module path.
+  pure = nnx.to_pure_dict(grads)
+  assert len(layer_norms(pure)) == len(norms)
+
+
+def test_trace_of_reference_resnet18():
+  model = nnx.eval_shape(lambda: get_model('resnet18', num_classes=1000,
+                                           rngs=nnx.Rngs(0)))
+  entries = model.trace()
+  assert entries[0]['output_shape'] == (1, 112, 112, 64)
+  assert entries[1]['kind'] == 'pool' and entries[1]['output_shape'] == (1, 56, 56, 64)
+  convs = [e for e in entries if e['kind'] == 'conv']
+  assert convs[-1]['output_shape'] == (1, 7, 7, 512)
+  # 17 main-path convs + 3 projection shortcuts.
+  assert len(convs) == 20
