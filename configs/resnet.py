@@ -12,7 +12,7 @@ def get_config():
   config.model.name = "resnet20"
   config.model.options = {"input_size": 32, "dtype": "float32", "conv_impl": "auto"}
   config.data.image_size = 32
-  config.train.num_epochs = 10.0
+  config.train.num_epochs = 8.0
   config.optimizer.lr = 0.1
   config.loss.label_smoothing = 0.1
   return config

@@ -149,7 +149,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
     while step < total_steps:
       host_batch = train_input.host_batch(step)
       if host_batch:
-        host_batch = jax.device_put(host_batch, mesh_lib.batch_sharded(mesh))
+        host_batch = mesh_lib.shard_global_batch(host_batch, mesh)
       with_norms = norms_every > 0 and (step + 1) % norms_every == 0
       state, acc, leaf_norms = train_step(state, acc, train_input.device_data, host_batch,
                                           schedule, with_layer_norms=with_norms)

@@ -17,6 +17,8 @@ DATA_AXIS = "data"
 
 
 def _wanted_process_count() -> int:
+  if os.environ.get("ABSTRACT_CLS_DISTRIBUTED") == "1":
+    return 2  # at least two: JAX's cluster auto-detection (TPU pods, SLURM, ...) decides
   if "JAX_NUM_PROCESSES" in os.environ:
     return int(os.environ["JAX_NUM_PROCESSES"])
   if "SLURM_NTASKS" in os.environ and "SLURM_STEP_ID" in os.environ:
@@ -28,7 +30,8 @@ def maybe_initialize_distributed() -> None:
   """Joins the other processes when JAX_NUM_PROCESSES (or an srun step) says there are any.
 
   Generic launch: JAX_COORDINATOR_ADDRESS=host:port JAX_NUM_PROCESSES=N JAX_PROCESS_ID=i.
-  Under SLURM (srun) and on Cloud TPU pods JAX discovers all three by itself.
+  Under SLURM (srun) JAX discovers all three by itself; on Cloud TPU pod slices (or any
+  cluster JAX auto-detects) set ABSTRACT_CLS_DISTRIBUTED=1.
   Must run before anything touches a device.
   """
   if _wanted_process_count() <= 1 or jax.distributed.is_initialized():
@@ -75,6 +78,14 @@ def replicate(tree, mesh: Mesh):
     return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
 
   return jax.tree_util.tree_map(put, tree)
+
+
+def shard_global_batch(tree, mesh: Mesh):
+  """A global batch held whole by every process (the streaming reader's) -> arrays sharded
+  over 'data', each process placing only the rows of its own devices."""
+  sharding = batch_sharded(mesh)
+  return jax.tree_util.tree_map(
+      lambda x: jax.make_array_from_callback(x.shape, sharding, lambda index: x[index]), tree)
 
 
 def is_primary() -> bool:
