@@ -29,6 +29,12 @@ import time
 NUM_CLASSES = 20
 
 
+def _cpu_seconds():
+  """Process CPU seconds, all threads (less sensitive to a shared machine's load)."""
+  times = os.times()
+  return times.user + times.system
+
+
 def torch_step_throughput(model_name, image_size, batch_size, steps, warmup):
   """Images/s of a torchvision training step on random data, float32."""
   try:
@@ -56,6 +62,7 @@ def torch_step_throughput(model_name, image_size, batch_size, steps, warmup):
 
   for _ in range(warmup):
     step()
+  cpu_before = _cpu_seconds()
   start = time.perf_counter()
   for _ in range(steps):
     step()
@@ -63,7 +70,8 @@ def torch_step_throughput(model_name, image_size, batch_size, steps, warmup):
   return dict(peer='torch-cpu', version=torch.__version__,
               threads=torch.get_num_threads(),
               img_per_s=round(batch_size / step_s, 1),
-              step_ms=round(step_s * 1e3, 1))
+              step_ms=round(step_s * 1e3, 1),
+              cpu_s_per_step=round((_cpu_seconds() - cpu_before) / steps, 3))
 
 
 def flax_textbook_step_throughput(model_name, image_size, batch_size, steps,

@@ -148,15 +148,20 @@ def measure_project_step(args, launched_at):
   tick = time.time()
   run(1, 0)
   first_step_done_at = time.time()
+  # Process CPU seconds (all threads): on a shared machine this moves far less with the
+  # load than wall time does, so it is reported beside it.
+  cpu_s_to_first_step = _cpu_seconds()
   phases['first_step_s'] = round(first_step_done_at - tick, 2)
   run(args.warmup, 1)
   windows = []
+  cpu_before = _cpu_seconds()
   step = 1 + args.warmup
   for _ in range(args.windows):
     tick = time.perf_counter()
     run(args.steps, step)
     windows.append((time.perf_counter() - tick) / args.steps)
     step += args.steps
+  cpu_s_per_step = (_cpu_seconds() - cpu_before) / (args.steps * args.windows)
   step_s = statistics.median(windows)
   loss = float(jax.device_get(acc['loss_sum'] / acc['steps']))
   input_ms = _time_input_alone(train_input, args.steps) if args.time_input else None
@@ -180,6 +185,8 @@ def measure_project_step(args, launched_at):
       host_max_rss_gb=round(_max_rss_bytes() / 2**30, 2),
       input_ms=input_ms, hlo_all_reduces=hlo_all_reduces, mean_loss=round(loss, 4),
       num_examples=train_input.num_examples,
+      cpu_s_per_step=round(cpu_s_per_step, 3),
+      cpu_s_to_first_step=round(cpu_s_to_first_step, 2),
       first_step_done_at=first_step_done_at, phases=phases, **cache_events)
   return result
 
@@ -201,6 +208,11 @@ def _time_input_alone(train_input, steps):
     out = batch(train_input.device_data, step)
   jax.block_until_ready(out)
   return round((time.perf_counter() - tick) / steps * 1e3, 2)
+
+
+def _cpu_seconds():
+  times = os.times()
+  return times.user + times.system
 
 
 def _max_rss_bytes():
@@ -262,6 +274,9 @@ def _report(results, out_path):
     ratios = [r['ratio'] for r in ok if 'ratio' in r]
     ratio_text = (f'{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})'
                   if ratios else '')
+    cpu_ratios = [r['cpu_ratio'] for r in ok if 'cpu_ratio' in r]
+    if cpu_ratios:
+      ratio_text += f'; CPU-seconds ratio {", ".join(str(x) for x in cpu_ratios)}'
     steps = statistics.median(r['step_ms'] for r in ok)
     label = f'{peer} x{devices}' if devices and devices > 1 else peer
     print(f'{label} | {model}@{size} | {ok[0].get("batch_size")} | '
@@ -277,6 +292,9 @@ def _attach_ratios(project, peers):
   for peer in peers:
     if 'img_per_s' in peer and 'img_per_s' in project:
       peer['ratio'] = round(project['img_per_s'] / peer['img_per_s'], 3)
+    if peer.get('cpu_s_per_step') and project.get('cpu_s_per_step'):
+      # Peer CPU seconds per step over the project's: > 1 means the project needs less.
+      peer['cpu_ratio'] = round(peer['cpu_s_per_step'] / project['cpu_s_per_step'], 3)
 
 
 def run_comparison(args, cases, peer_commands):
