@@ -37,7 +37,9 @@ def test_apply_overrides_sets_nested_fields_and_rejects_typos():
 def test_mean_std_fmt_and_table():
   assert tables.mean_std([0.5, 0.7]) == pytest.approx((0.6, 0.1414213), rel=1e-5)
   assert tables.mean_std([0.3]) == (0.3, 0.0)
-  assert tables.fmt([0.5, 0.7]) == "60.0 ± 14.1"
+  assert tables.fmt([0.5, 0.7, 0.6]) == "60.0 ± 10.0"
+  assert tables.fmt([0.5, 0.7]) == "60.0 ± 14.1 (2 seeds)"
+  assert tables.fmt([0.5]) == "50.0 (1 seed)"
   assert tables.fmt([float("nan")]) == "n/a"
   text = tables.markdown_table(["a", "b"], [[1, 2]])
   assert text.splitlines() == ["| a | b |", "|---|---|", "| 1 | 2 |"]
