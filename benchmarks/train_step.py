@@ -277,7 +277,7 @@ def _report(results, out_path):
     cpu_ratios = [r['cpu_ratio'] for r in ok if 'cpu_ratio' in r]
     if cpu_ratios:
       ratio_text += f'; CPU-seconds ratio {", ".join(str(x) for x in cpu_ratios)}'
-    steps = statistics.median(r['step_ms'] for r in ok)
+    steps = round(statistics.median(r['step_ms'] for r in ok), 1)
     label = f'{peer} x{devices}' if devices and devices > 1 else peer
     print(f'{label} | {model}@{size} | {ok[0].get("batch_size")} | '
           f'{", ".join(str(x) for x in rates)} | {steps} | {ratio_text}')
