@@ -104,7 +104,10 @@ def make_manager(workdir: str, keep_last: int = 3, *, async_save: bool = True,
   ])
   options = ocp.CheckpointManagerOptions(
       best_fn=lambda m: m[_BEST_METRIC], best_mode="max", preservation_policy=policy,
-      enable_async_checkpointing=async_save, create=create)
+      enable_async_checkpointing=async_save, create=create,
+      # A save cut short (SIGKILL, power loss) leaves a *.orbax-checkpoint-tmp-* folder that
+      # Orbax never lists as a step; remove such leftovers when a run starts.
+      cleanup_tmp_directories=create)
   return ocp.CheckpointManager(checkpoint_dir(workdir), options=options,
                                item_names=("model", "train", "config", "meta"))
 

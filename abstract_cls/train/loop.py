@@ -100,8 +100,10 @@ def train_and_evaluate(config, workdir: str) -> dict:
   total_steps = int(round(config.train.num_epochs * steps_per_epoch))
   if config.train.max_steps > 0:
     total_steps = min(total_steps, config.train.max_steps) if total_steps else config.train.max_steps
+  # The seed travels as an argument too, so runs that differ only in seed share a program.
   schedule = mesh_lib.replicate(
-      optimizer_lib.schedule_values(config.optimizer, steps_per_epoch, total_steps), mesh)
+      dict(optimizer_lib.schedule_values(config.optimizer, steps_per_epoch, total_steps),
+           seed=np.asarray(config.seed, np.int32)), mesh)
   optimizer = optimizer_lib.make_optimizer(config.optimizer)
   graphs, state = state_lib.create_train_state(config, mesh, optimizer)
 
@@ -155,7 +157,6 @@ def train_and_evaluate(config, workdir: str) -> dict:
                                           schedule, with_layer_norms=with_norms)
       step += 1
       examples += config.train.batch_size
-      writer.advance(1)
       if with_norms:
         writer.write_layer_norms(step, _layer_norm_names(param_template, leaf_norms))
       if step % log_every == 0 or step == total_steps:
@@ -170,6 +171,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
                         update_norm=float(values["update_norm"]),
                         images_per_s=examples / max(now - tick, 1e-9))
         writer.write_train(last_row)
+        # Advanced only here, after the device caught up: dispatch runs ahead of it.
+        writer.advance(examples // config.train.batch_size)
         acc, tick, examples = new_accumulators(), now, 0
       is_eval = step % eval_every == 0 or step == total_steps
       is_periodic = (config.train.checkpoint_every_steps > 0 and

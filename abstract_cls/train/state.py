@@ -35,8 +35,10 @@ def build_model(model_config, seed: int) -> nnx.Module:
     raise ConfigError(f"model.name={model_config.name!r} is not a known model; "
                       f"known: {', '.join(known)}")
   options = model_config.options.to_dict() if "options" in model_config else {}
+  # A traced seed (under jit) must be turned into a key first; nnx.Rngs(int) does the same.
+  rngs = nnx.Rngs(seed) if isinstance(seed, int) else nnx.Rngs(jax.random.key(seed))
   return models_lib.get_model(model_config.name, num_classes=taxonomy.NUM_CLASSES,
-                              rngs=nnx.Rngs(seed), **options)
+                              rngs=rngs, **options)
 
 
 def split_model(model: nnx.Module):
@@ -49,8 +51,8 @@ def split_model(model: nnx.Module):
 
 
 def _init_fn(config, optimizer, graphs_out: list):
-  def init():
-    model = build_model(config.model, config.seed)
+  def init(seed):
+    model = build_model(config.model, seed)
     graphs, params, rest = split_model(model)
     graphs_out.append(graphs)
     ema = params if config.optimizer.ema_decay > 0 else {}
@@ -68,14 +70,16 @@ def create_train_state(config, mesh, optimizer: optax.GradientTransformation):
   """
   graphs = []
   init = _init_fn(config, optimizer, graphs)
-  state = mesh_lib.replicate(jax.jit(init)(), mesh)
+  # The seed is an argument, so runs differing only in seed share the compiled init.
+  state = mesh_lib.replicate(jax.jit(init)(jnp.asarray(config.seed, jnp.int32)), mesh)
   return graphs[0], state
 
 
 def abstract_train_state(config, mesh, optimizer):
   """(Graphs, state of ShapeDtypeStructs with replicated shardings) without computing anything."""
   graphs = []
-  abstract = jax.eval_shape(_init_fn(config, optimizer, graphs))
+  abstract = jax.eval_shape(_init_fn(config, optimizer, graphs),
+                            jax.ShapeDtypeStruct((), jnp.int32))
   sharding = mesh_lib.replicated(mesh)
   abstract = jax.tree_util.tree_map(
       lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), abstract)

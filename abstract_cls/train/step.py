@@ -29,7 +29,8 @@ def make_train_step(graphs, train_input, optimizer, config, class_weights, mesh)
   """-> jitted step(state, acc, device_data, host_batch, schedule, with_layer_norms).
 
   schedule: optimizer.schedule_values(...) (arrays, so run length and learning rate do not
-  change the compiled program).
+  change the compiled program), optionally with a "seed" entry (int32) that then replaces
+  config.seed as the augmentation / dropout-key seed, so seed sweeps share one program.
 
   The step returns (state, acc, leaf_norms): leaf_norms is the gradient norm of every
   parameter leaf (same structure as params) when with_layer_norms, else {}.
@@ -51,13 +52,15 @@ def make_train_step(graphs, train_input, optimizer, config, class_weights, mesh)
 
   def train_step(state, acc, device_data, host_batch, schedule, with_layer_norms=False):
     step = state["step"]
-    key = jax.random.fold_in(jax.random.key(config.seed), step)
+    seed = schedule["seed"] if "seed" in schedule else config.seed
+    key = jax.random.fold_in(jax.random.key(seed), step)
     batch = train_input.batch(device_data, host_batch, step, key)
     batch = jax.lax.with_sharding_constraint(batch, data_sharding)
     (total, (loss, logits, new_rest)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
         state["params"], state["rest"], batch)
     updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
-    lr = optimizer_lib.learning_rate(config.optimizer.schedule, schedule, step)
+    lr = optimizer_lib.learning_rate(config.optimizer.schedule,
+                                     {k: v for k, v in schedule.items() if k != "seed"}, step)
     updates = jax.tree_util.tree_map(lambda u: (lr * u).astype(u.dtype), updates)
     params = optax.apply_updates(state["params"], updates)
     grad_norm = optax.tree.norm(grads)
