@@ -125,7 +125,7 @@ def write_report(results, meta, out_dir) -> str:
 def summary_line(results, meta) -> str:
   groups = tables.by_variant(results)
   f1 = lambda r: r["evals"]["test"]["macro_f1"]
-  return (f"**Architectures** (preset `{meta['preset']}`, commit {meta['commit']}): test "
+  return (f"**Architectures** (preset `{meta['preset']}`, commit {tables.short_commit(meta)}): test "
           f"macro-F1 % " + ", ".join(f"{n} {tables.fmt(tables.column(runs, f1))}"
                                      for n, runs in groups.items()) + ".")
 

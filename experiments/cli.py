@@ -30,6 +30,8 @@ def write_report(module: ModuleType, out_dir: pathlib.Path) -> str:
   if not meta_path.exists():
     raise FileNotFoundError(f"{meta_path} is missing: run the sweep first")
   meta = json.loads(meta_path.read_text())
+  if meta.get("preset") in module.PRESETS:  # the planned seeds (a sweep may run seed by seed)
+    meta["seeds"] = list(module.PRESETS[meta["preset"]].seeds)
   results = sweep.load_results(out_dir)
   if not results:
     raise FileNotFoundError(f"no finished runs under {out_dir / 'runs'}")

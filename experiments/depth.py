@@ -252,8 +252,8 @@ def summary_line(results, meta) -> str:
   ds = sorted({r["labels"]["depth"] for r in results})
   lo, hi = min(ds), max(ds)
   f1 = lambda r: r["evals"]["test"]["macro_f1"]
-  parts = [f"{a}-{d} {_cell(groups, f'{a}{d}_batch', f1)}" for a in ARCHS for d in (lo, hi)]
-  return (f"**Depth** (preset `{meta['preset']}`, commit {meta['commit']}): test macro-F1 % with "
+  parts = [f"{a}-{d} {_cell(groups, f'{a}{d}_batch', f1)}" for a in ARCHS for d in sorted({lo, hi})]
+  return (f"**Depth** (preset `{meta['preset']}`, commit {tables.short_commit(meta)}): test macro-F1 % with "
           f"batch norm: " + ", ".join(parts) + ".")
 
 

@@ -152,7 +152,7 @@ def summary_line(results, meta) -> str:
   if runs:
     parts.append(f"seen-style test {tables.fmt(tables.column(runs, _f1('test')))}, "
                  f"unseen-style test {tables.fmt(tables.column(runs, _f1('test_unseen_style')))}")
-  return (f"**Unseen domains** (preset `{meta['preset']}`, commit {meta['commit']}): macro-F1 % "
+  return (f"**Unseen domains** (preset `{meta['preset']}`, commit {tables.short_commit(meta)}): macro-F1 % "
           + "; ".join(parts) + ".")
 
 

@@ -152,7 +152,7 @@ def summary_line(results, meta) -> str:
   groups = tables.by_variant(results)
   f1 = lambda r: r["evals"]["test"]["macro_f1"]
   parts = [f"{n} {tables.fmt(tables.column(runs, f1))}" for n, runs in groups.items()]
-  return (f"**Imbalance** (preset `{meta['preset']}`, commit {meta['commit']}): test macro-F1 % "
+  return (f"**Imbalance** (preset `{meta['preset']}`, commit {tables.short_commit(meta)}): test macro-F1 % "
           + ", ".join(parts) + ".")
 
 

@@ -194,7 +194,7 @@ def summary_line(results, meta) -> str:
   best = max(groups, key=lambda n: tables.mean_std(tables.column(groups[n], f1))[0])
   parts = [f"none {tables.fmt(tables.column(groups['none'], f1))}"] if "none" in groups else []
   parts.append(f"best {best} {tables.fmt(tables.column(groups[best], f1))}")
-  return (f"**Regularisation** (preset `{meta['preset']}`, commit {meta['commit']}): test "
+  return (f"**Regularisation** (preset `{meta['preset']}`, commit {tables.short_commit(meta)}): test "
           f"macro-F1 % " + ", ".join(parts) + ".")
 
 

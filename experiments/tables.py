@@ -85,3 +85,10 @@ def new_figure(ncols: int = 1, nrows: int = 1, width: float = 5.0, height: float
 def hours_minutes(seconds: float) -> str:
   minutes = seconds / 60
   return f"{minutes:.1f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
+
+
+def short_commit(meta: dict) -> str:
+  """The commit without the list of uncommitted files (the full stamp is in report.md)."""
+  commit = str(meta.get("commit", "unknown"))
+  sha = commit.split(" ")[0]
+  return sha + (" + local changes" if " + " in commit else "")
