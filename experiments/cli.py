@@ -69,8 +69,13 @@ def main(module: ModuleType, argv=None) -> int:
   parser.add_argument("--out", default=None, help=f"default {default_out(module.STUDY)}")
   parser.add_argument("--report_only", action="store_true",
                       help="only rebuild report.md and the plots from finished runs")
+  parser.add_argument("--variants", default="",
+                      help="comma-separated variant names to run (default all); lets two "
+                           "processes share a sweep without running the same workdir")
   args = parser.parse_args(argv)
   preset = module.PRESETS[args.preset]
+  if args.variants:
+    module = _restricted(module, args.variants.split(","))
   out_dir = pathlib.Path(args.out or default_out(module.STUDY))
   command = f"python -m experiments.{module.STUDY} --preset={preset.name} --out={out_dir}"
   if not args.report_only:
@@ -92,6 +97,24 @@ def main(module: ModuleType, argv=None) -> int:
   write_report(module, out_dir)
   print(f"Wrote {out_dir / 'report.md'}", flush=True)
   return 0
+
+
+def _restricted(module: ModuleType, names: list[str]) -> ModuleType:
+  """A view of `module` whose variants() returns only `names` (report: every finished run)."""
+  restricted = ModuleType(module.__name__)
+  restricted.__dict__.update(module.__dict__)
+
+  def variants(preset):
+    known = {v.name: v for v in module.variants(preset)}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+      raise SystemExit(f"--variants: unknown {unknown}; known: {sorted(known)}")
+    return [known[n] for n in names]
+
+  restricted.variants = variants
+  restricted.followup_variants = None if "followup_variants" not in module.__dict__ else \
+      module.followup_variants
+  return restricted
 
 
 def _aliased(spec: sweep.EvalSpec, preset: sweep.Preset) -> sweep.EvalSpec:

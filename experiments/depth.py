@@ -45,20 +45,22 @@ PRESETS = {
 
 
 def depths(preset: sweep.Preset) -> tuple[int, ...]:
-  # Ends of the range first, so a sweep cut short still shows the trend.
   return {"tiny": (20,), "quick": (20, 56, 32, 44), "full": (20, 56, 110, 32, 44)}[preset.name]
 
 
 def variants(preset: sweep.Preset) -> list[sweep.Variant]:
   out = []
-  for norm in NORMS:
+  ds = depths(preset)
+  # The ends of the depth range first (both norms), then the middle depths: a sweep cut short
+  # still compares plain and residual nets at the shallowest and the deepest setting.
+  order = ([(n, d) for n in NORMS for d in ds[:2]] + [(n, d) for n in NORMS for d in ds[2:]])
+  for norm, depth in order:
     for arch in ARCHS:
-      for depth in depths(preset):
-        out.append(sweep.Variant(
-            f"{arch}{depth}_{norm}",
-            {"model.name": f"{arch if arch == 'plain' else 'resnet'}{depth}",
-             "model.options.norm": norm, "optimizer.lr": LR[norm]},
-            labels=dict(arch=arch, depth=depth, norm=norm)))
+      out.append(sweep.Variant(
+          f"{arch}{depth}_{norm}",
+          {"model.name": f"{arch if arch == 'plain' else 'resnet'}{depth}",
+           "model.options.norm": norm, "optimizer.lr": LR[norm]},
+          labels=dict(arch=arch, depth=depth, norm=norm)))
   return out
 
 
