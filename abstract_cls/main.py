@@ -5,6 +5,8 @@
       [--config.data.name=dcc2022 --config.data.manual_dir=DIR --config.eval.split=train]
   python -m abstract_cls.main --config=configs/resnet.py --workdir=/tmp/w --mode=predict \
       --input=DIR_OR_FILES [--output=predictions.csv]
+  python -m abstract_cls.main --config=configs/resnet.py --workdir=/tmp/w --mode=inspect
+      (filters, feature maps, Grad-CAM, error galleries, embedding map, curves -> /tmp/w/inspect)
 
 Any config field can be overridden: --config.optimizer.lr=0.05. The logic lives in
 abstract_cls.train; this file only parses flags and reports errors in one line.
@@ -19,7 +21,8 @@ from ml_collections import config_flags
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (configs/*.py).",
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory: checkpoints, logs, reports.")
-_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval", "predict"], "What to do.")
+_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval", "predict", "inspect"],
+                          "What to do.")
 _INPUT = flags.DEFINE_list("input", [], "--mode=predict: image files and/or folders.")
 _OUTPUT = flags.DEFINE_string("output", "", "--mode=predict: CSV path "
                               "(default WORKDIR/predictions.csv).")
@@ -64,6 +67,10 @@ def main(argv):
     elif _MODE.value == "eval":
       from abstract_cls.train import evaluate  # pylint: disable=g-import-not-at-top
       evaluate.run_eval(config, workdir)
+    elif _MODE.value == "inspect":
+      from abstract_cls.inspect import run_inspect  # pylint: disable=g-import-not-at-top
+      summary = run_inspect(config, workdir)
+      print(f"Wrote the diagnostics to {summary.get('out_dir', workdir + '/inspect')}")
     else:
       from abstract_cls.train import predict  # pylint: disable=g-import-not-at-top
       if not _INPUT.value:
