@@ -17,9 +17,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 SECTIONS = {
     "default_run": ("results/default_run.md", "python -m tools.default_run_summary"),
     "models": ("abstract_cls/models/MODEL_TABLE.md", "python tools/model_table.py --num_classes=20"),
-    "data_card": ("abstract_cls/data/embedded/DATA_CARD_SUMMARY.md", "python -m tools.build_icons.card"),
-    "audit": ("results/audit_embedded.md", "python -m abstract_cls.audit --dataset=abstract_icons"),
-    "perf": ("benchmarks/RESULTS.md", "python -m benchmarks.train_step"),
+    "audit": ("results/audit_embedded.md", "python -m tools.audit_summary"),
     "experiments": ("experiments/SUMMARY.md", "python -m experiments.report_all"),
 }
 
