@@ -107,7 +107,10 @@ def _plot_curves(groups, out_dir, ds) -> str:
       ax.set_title(f"{arch}, norm={norm}")
       ax.set_xlabel("epoch")
       ax.set_ylabel("training error (%)")
-      ax.legend(fontsize=7)
+      if ax.lines:
+        ax.legend(fontsize=7)
+      else:
+        ax.text(0.5, 0.5, "not run", ha="center", va="center", transform=ax.transAxes)
   return tables.save_figure(fig, pathlib.Path(out_dir) / "train_error_vs_epoch.png")
 
 
@@ -141,7 +144,8 @@ def _plot_grad_norms(groups, out_dir, deepest) -> str:
   for ax, (arch, norm) in zip(axes.flat, panels):
     runs = groups.get(f"{arch}{deepest}_{norm}")
     if not runs:
-      ax.set_visible(False)
+      ax.set_title(f"{arch}-{deepest}, norm={norm}")
+      ax.text(0.5, 0.5, "not run", ha="center", va="center", transform=ax.transAxes)
       continue
     entries = sweep.layer_grad_norms(_workdir(out_dir, runs[0]))
     if not entries:
