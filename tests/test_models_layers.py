@@ -27,7 +27,7 @@ def test_patches_conv_matches_xla(hwc, k, stride, pad, cout):
   @jax.jit
   def both(x, w):
     results = {}
-    for impl in ('xla', 'patches'):
+    for impl in ('xla', 'patches', 'xla_tap_grad'):
       conv = functools.partial(layers.conv2d, stride=stride, padding=pad,
                                impl=impl)
       loss = lambda x, w: jnp.sum(conv(x, w) ** 2)
@@ -36,8 +36,9 @@ def test_patches_conv_matches_xla(hwc, k, stride, pad, cout):
 
   results = both(x, w)
   assert results['xla'][0].shape[1] == layers.output_size(hwc[0], k, stride, pad)
-  for a, b in zip(results['xla'], results['patches']):
-    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+  for impl in ('patches', 'xla_tap_grad'):
+    for a, b in zip(results['xla'], results[impl]):
+      np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize('size,k,stride,pad', [(8, 3, 2, 1), (9, 3, 2, 0),
@@ -77,6 +78,7 @@ def test_auto_lowering_rule():
   rule = cpu_lowering.conv_lowering
   assert rule('auto', (8, 2, 2, 512), (3, 3, 512, 512), 1) == 'patches'
   assert rule('auto', (8, 16, 16, 64), (3, 3, 64, 64), 1) == 'xla'
+  assert rule('auto', (8, 64, 64, 3), (7, 7, 3, 64), 2) == 'xla_tap_grad'
   assert rule('xla', (8, 2, 2, 512), (3, 3, 512, 512), 1) == 'xla'
   assert rule('patches', (8, 16, 16, 64), (3, 3, 64, 64), 1) == 'patches'
 

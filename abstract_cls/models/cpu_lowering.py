@@ -1,7 +1,7 @@
 """Which lowering a conv or max-pool uses for conv_impl='auto'.
 
 XLA:CPU runs most convolutions well but has pathological shapes (measured by
-``benchmarks/cpu_conv_lowering.py``, 2-core CPU, batch 128): a 3x3 conv on a
+``benchmarks/conv_lowering.py``, 2-core CPU, batch 128): a 3x3 conv on a
 2x2x512 map runs at ~2 GFLOP/s; the 7x7/2 stem's gradient and the 3x3/2
 max-pool's gradient are many times slower than the forward pass. Written as
 ``conv_general_dilated_patches`` + a matrix product (and the max-pool as a
@@ -20,7 +20,7 @@ def _on_cpu() -> bool:
 
 
 def conv_lowering(conv_impl: str, x_shape, w_shape, stride: int) -> str:
-  """Returns 'xla' or 'patches' for one convolution."""
+  """Returns 'xla', 'patches' or 'xla_tap_grad' for one convolution."""
   if conv_impl != 'auto':
     return conv_impl
   if not _on_cpu():
@@ -33,10 +33,12 @@ def conv_lowering(conv_impl: str, x_shape, w_shape, stride: int) -> str:
   # falls off a cliff there, while patches + dot is one well-shaped GEMM.
   if h * w <= 16:
     return 'patches'
-  # Few input channels with a large kernel (the 7x7/2 stem): the gradient of
-  # XLA's conv is slow; the patches of the image need no gradient at all.
+  # Few input channels (the 7x7/2 stem): XLA's forward is fast (3.5x faster
+  # than patches + dot, whose patches are themselves a one-hot conv), but its
+  # kernel gradient is slow; keep XLA's forward, take the kernel gradient from
+  # the concatenated strided taps (benchmarks/conv_lowering_results.md).
   if cin <= 4:
-    return 'patches'
+    return 'xla_tap_grad'
   return 'xla'
 
 

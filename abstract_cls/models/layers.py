@@ -12,6 +12,7 @@ Why custom layers instead of nnx.Conv / nnx.Linear directly:
   batch-norm statistics.
 """
 import contextlib
+import functools
 import math
 from typing import Any
 
@@ -145,6 +146,8 @@ def conv2d(x, w, stride: int, padding: int, impl: str):
   if impl == 'xla':
     return lax.conv_general_dilated(x, w, (stride, stride), pads,
                                     dimension_numbers=_DIMS)
+  if impl == 'xla_tap_grad':
+    return _conv_tap_grad(x, w, stride, padding)
   kh, kw, cin, cout = w.shape
   if kh == kw == 1 and padding == 0:
     patches = x[:, ::stride, ::stride, :]
@@ -153,6 +156,50 @@ def conv2d(x, w, stride: int, padding: int, impl: str):
       x, (kh, kw), (stride, stride), pads, dimension_numbers=_DIMS)
   # Patch features are ordered (C, kh, kw); bring the kernel into that order.
   return jnp.dot(patches, w.transpose(2, 0, 1, 3).reshape(cin * kh * kw, cout))
+
+
+def _xla_conv(x, w, stride, padding):
+  return lax.conv_general_dilated(x, w, (stride, stride),
+                                  [(padding, padding)] * 2,
+                                  dimension_numbers=_DIMS)
+
+
+def _strided_taps(x, kh, kw, stride, padding, ho, wo):
+  """The kh*kw strided views of padded x that each kernel tap multiplies."""
+  x = jnp.pad(x, [(0, 0), (padding, padding), (padding, padding), (0, 0)])
+  return [lax.slice(x, (0, i, j, 0),
+                    (x.shape[0], i + stride * (ho - 1) + 1,
+                     j + stride * (wo - 1) + 1, x.shape[3]),
+                    (1, stride, stride, 1))
+          for i in range(kh) for j in range(kw)]
+
+
+# XLA:CPU's forward stem conv (7x7/2 on 3 channels) is fast, but its kernel
+# gradient is not (benchmarks/conv_lowering_results.md). This keeps XLA's
+# forward and input gradient and computes the kernel gradient as one matrix
+# product of the concatenated strided taps with the output gradient.
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _conv_tap_grad(x, w, stride, padding):
+  return _xla_conv(x, w, stride, padding)
+
+
+def _conv_tap_grad_fwd(x, w, stride, padding):
+  return _xla_conv(x, w, stride, padding), (x, w)
+
+
+def _conv_tap_grad_bwd(stride, padding, residuals, g):
+  x, w = residuals
+  kh, kw, cin, cout = w.shape
+  # Input gradient: XLA's own; dead code (dropped) when x is the image.
+  _, x_vjp = jax.vjp(lambda x: _xla_conv(x, w, stride, padding), x)
+  (dx,) = x_vjp(g)
+  taps = jnp.concatenate(
+      _strided_taps(x, kh, kw, stride, padding, g.shape[1], g.shape[2]), -1)
+  dw = jnp.einsum('bhwk,bhwo->ko', taps, g).reshape(kh, kw, cin, cout)
+  return dx, dw.astype(w.dtype)
+
+
+_conv_tap_grad.defvjp(_conv_tap_grad_fwd, _conv_tap_grad_bwd)
 
 
 class Dense(nnx.Module):
