@@ -70,8 +70,7 @@ def extra(config, workdir: str) -> dict:
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   from flax import nnx  # pylint: disable=g-import-not-at-top
   from abstract_cls import models as models_lib  # pylint: disable=g-import-not-at-top
-  from abstract_cls.train import checkpointing  # pylint: disable=g-import-not-at-top
-  model, _, _ = checkpointing.restore_for_inference(workdir, "latest")
+  model, _, _ = sweep.restore_best(workdir)
   graph, state = nnx.split(model)
   size = config.data.image_size
   forward = lambda s, x: nnx.merge(graph, s)(x)

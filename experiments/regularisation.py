@@ -111,9 +111,8 @@ def eval_specs(preset: sweep.Preset) -> list[sweep.EvalSpec]:
 def extra(config, workdir: str) -> dict:
   """Fraction of decayed weights (kernels) with |w| < NEAR_ZERO in the selected checkpoint."""
   from flax import nnx  # pylint: disable=g-import-not-at-top
-  from abstract_cls.train import checkpointing  # pylint: disable=g-import-not-at-top
   del config
-  model, _, _ = checkpointing.restore_for_inference(workdir, "best")
+  model, _, _ = sweep.restore_best(workdir)
   leaves = [np.asarray(x) for x in jax.tree_util.tree_leaves(
       nnx.to_pure_dict(nnx.state(model, nnx.Param)))]
   kernels = [x.ravel() for x in leaves if x.ndim >= 2]

@@ -169,13 +169,38 @@ def _eval_input(config, split: str, mesh):
   return _EVAL_CACHE[key]
 
 
+def restore_best(workdir: str):
+  """checkpointing.restore_for_inference(workdir, 'best'), working around its PRNG-key bug.
+
+  Models with dropout keep PRNG keys in their state; the trainer's restore re-wraps them with
+  jax.random.key_impl(abstract template), which raises TypeError for a ShapeDtypeStruct
+  (reported to TRAINER). The fallback wraps the key data with the default implementation,
+  the one nnx.Rngs uses.
+  """
+  import jax  # pylint: disable=g-import-not-at-top
+  from abstract_cls.train import checkpointing  # pylint: disable=g-import-not-at-top
+  try:
+    return checkpointing.restore_for_inference(workdir, "best")
+  except TypeError as e:
+    if "PRNG key" not in str(e):
+      raise
+  original = checkpointing._data_to_keys  # pylint: disable=protected-access
+  checkpointing._data_to_keys = lambda tree, template: jax.tree_util.tree_map(  # pylint: disable=protected-access
+      lambda x, t: jax.random.wrap_key_data(x) if checkpointing._is_key(t) else x,  # pylint: disable=protected-access
+      tree, template)
+  try:
+    return checkpointing.restore_for_inference(workdir, "best")
+  finally:
+    checkpointing._data_to_keys = original  # pylint: disable=protected-access
+
+
 def evaluate_checkpoint(config, workdir: str, specs: Sequence[EvalSpec]) -> dict:
   """Restores the best checkpoint and evaluates every spec; -> {spec name: metrics}."""
   from abstract_cls.evaluation import metrics as metrics_lib  # pylint: disable=g-import-not-at-top
-  from abstract_cls.train import checkpointing, mesh as mesh_lib, state as state_lib  # pylint: disable=g-import-not-at-top
+  from abstract_cls.train import mesh as mesh_lib, state as state_lib  # pylint: disable=g-import-not-at-top
   from abstract_cls.train import evaluate as evaluate_lib, step as step_lib  # pylint: disable=g-import-not-at-top
   import jax  # pylint: disable=g-import-not-at-top
-  model, _, best_step = checkpointing.restore_for_inference(workdir, "best")
+  model, _, best_step = restore_best(workdir)
   graphs, params, rest = state_lib.split_model(model)
   mesh = mesh_lib.make_mesh(config.train.num_devices)
   params, rest = jax.device_put((params, rest), mesh_lib.replicated(mesh))
