@@ -6,8 +6,9 @@ Steps: read every icon of every source set (sources.py), map its name to a
 level-3 object (names.py), keep one icon per design per set, render on white
 at 128x128 (render.py), drop blank renders and solid shapes in line-art sets,
 merge near-identical images across sets and form design groups by pHash
-distance (dedup.py), split by design group (splits.py), write the archive and
-the manifest. Same inputs -> byte-identical outputs.
+distance (dedup.py) joined with every pair the project's audit calls a
+duplicate (audit_links.py), split by design group (splits.py), write the
+archive and the manifest. Same inputs -> byte-identical outputs.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ import zipfile
 
 import numpy as np
 
-from tools.build_icons import dedup, names, render, sources, splits
+from tools.build_icons import audit_links, dedup, names, render, sources, splits
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 OUT_DIR = REPO / "abstract_cls" / "data" / "embedded"
@@ -110,12 +111,21 @@ def merge_duplicates(rows: list[dict], report: collections.Counter) -> list[dict
 
 def group_and_split(rows: list[dict], report: collections.Counter) -> list[dict]:
   hashes = dedup.hashes_to_array([r["phash"] for r in rows])
-  labels = dedup.components(len(rows), dedup.close_pairs(hashes, dedup.GROUP_DISTANCE))
+  close = dedup.close_pairs(hashes, dedup.GROUP_DISTANCE)
+  # The raw-render pHash misses copies that differ in margin, scale or a flip; the audit
+  # (python -m abstract_cls.audit) compares content boxes and would find them in two splits.
+  content = audit_links.content_views([r["png"] for r in rows], [r["image_id"] for r in rows])
+  audit_pairs = audit_links.duplicate_pairs(content)
+  known = {(int(i), int(j)) for i, j in close}
+  log(f"audit duplicate pairs: {len(audit_pairs)}, "
+      f"{sum((int(i), int(j)) not in known for i, j in audit_pairs)} not within pHash distance "
+      f"{dedup.GROUP_DISTANCE} (now linked into one design group)")
+  labels = dedup.components(len(rows), np.concatenate([close, audit_pairs]))
   members: dict[int, list[int]] = collections.defaultdict(list)
   for i, label in enumerate(labels):
     members[int(label)].append(i)
-  # A held-out (unseen-style) image that looks like another set's drawing is
-  # not unseen: drop it rather than leak its design into train.
+  # A held-out (unseen-style) image that looks like another set's drawing (by
+  # either check above) is not unseen: drop it rather than leak its design into train.
   drop = set()
   for idx in members.values():
     held = [i for i in idx if rows[i]["source_set"] in splits.HELD_OUT]
