@@ -2,6 +2,7 @@
 ResNet-18 training step. Decides cpu_lowering.conv_lowering's rule.
 
   python benchmarks/conv_lowering.py ops     # per-shape fwd and fwd+bwd ms
+  python benchmarks/conv_lowering.py stem    # the 7x7/2 stem, three lowerings
   python benchmarks/conv_lowering.py step    # ResNet-18 @64, batch 128, SGD
 
 Timings alternate the variants in the same process and repeat them, so that
@@ -87,6 +88,29 @@ def ops():
   return rows
 
 
+def stem():
+  """7x7/2 stem on 64x64x3: forward and forward + kernel gradient, alternated.
+
+  The image needs no gradient, so only the kernel's is taken (as in training).
+  """
+  x = jax.random.normal(jax.random.key(0), (B, 64, 64, 3))
+  w = jax.random.normal(jax.random.key(1), (7, 7, 3, 64)) * 0.05
+  fns = {}
+  for impl in ('xla', 'patches', 'xla_tap_grad'):
+    conv = functools.partial(layers.conv2d, stride=2, padding=3, impl=impl)
+    fns[impl] = dict(
+        fwd=jax.jit(conv),
+        fwd_kernel_grad=jax.jit(jax.grad(lambda x, w, c=conv: (c(x, w) ** 2).sum(),
+                                         argnums=1)))
+  ms = {impl: {what: [] for what in f} for impl, f in fns.items()}
+  for _ in range(REPEATS):  # alternate the lowerings so load hits all alike
+    for impl, f in fns.items():
+      for what, fn in f.items():
+        ms[impl][what].append(round(best_ms(fn, x, w), 1))
+  print(json.dumps(dict(ms=ms, batch=B, nproc=os.cpu_count())), flush=True)
+  return ms
+
+
 def make_step(model):
   tx = optax.chain(optax.add_decayed_weights(5e-4),
                    optax.sgd(0.1, momentum=0.9))
@@ -140,5 +164,7 @@ if __name__ == '__main__':
   what = sys.argv[1] if len(sys.argv) > 1 else 'ops'
   if what == 'ops':
     ops()
+  elif what == 'stem':
+    stem()
   else:
     train_step(stem=os.environ.get('STEM', 'imagenet'))
