@@ -221,6 +221,12 @@ def _mean(groups, name, getter) -> float:
   return tables.mean_std(tables.column(runs, getter))[0] if runs else float("nan")
 
 
+def _verdict(condition: bool, *values: float) -> str:
+  if not all(np.isfinite(v) for v in values):
+    return "not checked: a run it needs did not finish"
+  return "holds" if condition else "does not hold"
+
+
 def findings(groups, out_dir, ds) -> list[str]:
   lo, hi = min(ds), max(ds)
   err = lambda r: _final_train_error(out_dir, r)
@@ -230,14 +236,12 @@ def findings(groups, out_dir, ds) -> list[str]:
   for norm in NORMS:
     p_lo, p_hi = _mean(groups, f"plain{lo}_{norm}", err), _mean(groups, f"plain{hi}_{norm}", err)
     r_lo, r_hi = _mean(groups, f"resnet{lo}_{norm}", err), _mean(groups, f"resnet{hi}_{norm}", err)
-    holds = p_hi > p_lo
     lines.append(f"norm={norm}: deeper plain nets train worse — plain-{hi} final training error "
                  f"{100 * p_hi:.1f}% vs plain-{lo} {100 * p_lo:.1f}%: "
-                 f"**{'holds' if holds else 'does not hold'}**.")
-    holds = r_hi <= r_lo + 0.01
+                 f"**{_verdict(p_hi > p_lo, p_hi, p_lo)}**.")
     lines.append(f"norm={norm}: residual nets improve or hold with depth — resnet-{hi} "
                  f"{100 * r_hi:.1f}% vs resnet-{lo} {100 * r_lo:.1f}% (1-point tolerance): "
-                 f"**{'holds' if holds else 'does not hold'}**; at depth {hi} residual "
+                 f"**{_verdict(r_hi <= r_lo + 0.01, r_hi, r_lo)}**; at depth {hi} residual "
                  f"{100 * r_hi:.1f}% vs plain {100 * p_hi:.1f}%.")
   ratio = lambda which: (lambda r: _first_last_ratio(out_dir, r, which))
   bn = _mean(groups, f"plain{hi}_batch", ratio("train"))
@@ -247,9 +251,9 @@ def findings(groups, out_dir, ds) -> list[str]:
   lines.append(f"plain-{hi} first/last-layer gradient ratio with batch norm: {bn0:.3g} at init, "
                f"{bn:.3g} during training; without normalisation: {none0:.3g} at init, "
                f"{none:.3g} during training. With batch norm the gradients do not vanish "
-               f"(ratio >= 0.1): **{'holds' if bn >= 0.1 else 'does not hold'}**; without "
+               f"(ratio >= 0.1): **{_verdict(bn >= 0.1, bn)}**; without "
                f"normalisation they vanish (ratio < 0.1 and below the batch-norm one): "
-               f"**{'holds' if none < 0.1 and none < bn else 'does not hold'}**.")
+               f"**{_verdict(none < 0.1 and none < bn, none, bn)}**.")
   return lines
 
 
