@@ -86,3 +86,16 @@ def test_eight_devices_match_one_device(tmp_path):
   np.testing.assert_allclose(losses[8], losses[1], rtol=1e-5)
   for key, value in params[1].items():
     np.testing.assert_allclose(params[8][key], value, rtol=1e-4, atol=1e-6, err_msg=key)
+
+
+def test_model_with_dropout_restores_for_inference(tmp_path):
+  # Dropout keeps PRNG keys in the model state; restoring them from an abstract template
+  # once raised TypeError (AlexNet/VGG checkpoints could not be evaluated).
+  config = tiny_config(train__max_steps=2)
+  config.model.options = {"in_channels": 3, "input_size": 16, "dtype": "float32", "dropout": 0.5}
+  workdir = str(tmp_path / "dropout")
+  loop.train_and_evaluate(config, workdir)
+  model, restored_config, step = checkpointing.restore_for_inference(workdir, "latest")
+  assert step == 2 and restored_config.model.options.dropout == 0.5
+  logits = model(np.zeros((2, 16, 16, 3), np.float32))
+  assert logits.shape == (2, 20) and np.all(np.isfinite(np.asarray(logits)))

@@ -121,9 +121,17 @@ def _keys_to_data(tree):
   return jax.tree_util.tree_map(lambda x: jax.random.key_data(x) if _is_key(x) else x, tree)
 
 
+def _key_impl(template):
+  # Restores use abstract templates (ShapeDtypeStruct), which jax.random.key_impl rejects;
+  # their key dtype carries the implementation.
+  if isinstance(template, jax.Array):
+    return jax.random.key_impl(template)
+  return template.dtype._impl  # pylint: disable=protected-access
+
+
 def _data_to_keys(tree, template):
   return jax.tree_util.tree_map(
-      lambda x, t: jax.random.wrap_key_data(x, impl=jax.random.key_impl(t)) if _is_key(t) else x,
+      lambda x, t: jax.random.wrap_key_data(x, impl=_key_impl(t)) if _is_key(t) else x,
       tree, template)
 
 
