@@ -48,7 +48,8 @@ def summarise(workdir: pathlib.Path, machine: str) -> str:
       f"written {datetime.date.today().isoformat()}.",
       "",
       f"Trained {last_train['step']} steps ({last_train['epoch']:.1f} epochs) in "
-      f"{wall_s / 60:.1f} min wall clock (config.json to the last log line).",
+      f"{wall_s / 60:.1f} min wall clock since the run's last start (config.json is "
+      f"rewritten when a run resumes, so a resumed run shows only its last leg).",
       "",
       "| split | step | accuracy | macro-F1 | examples |",
       "|---|---|---|---|---|",
@@ -60,7 +61,7 @@ def summarise(workdir: pathlib.Path, machine: str) -> str:
   for report in sorted(workdir.glob("*_*/report.json")):
     m = json.loads(report.read_text(encoding="utf-8"))
     lines.append(f"| {report.parent.name} (`--mode=eval`, best checkpoint) | "
-                 f"{m.get('step', '')} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | "
+                 f"{m.get('step', 'best')} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | "
                  f"{m.get('num_examples', sum(c['support'] for c in m['per_class'].values()))} |")
   per_domain = None
   for report in sorted(workdir.glob("*_test/report.json")):
