@@ -170,28 +170,9 @@ def _eval_input(config, split: str, mesh):
 
 
 def restore_best(workdir: str):
-  """checkpointing.restore_for_inference(workdir, 'best'), working around its PRNG-key bug.
-
-  Models with dropout keep PRNG keys in their state; the trainer's restore re-wraps them with
-  jax.random.key_impl(abstract template), which raises TypeError for a ShapeDtypeStruct
-  (reported to TRAINER). The fallback wraps the key data with the default implementation,
-  the one nnx.Rngs uses.
-  """
-  import jax  # pylint: disable=g-import-not-at-top
+  """The run's checkpoint with the best validation macro-F1, as an inference model."""
   from abstract_cls.train import checkpointing  # pylint: disable=g-import-not-at-top
-  try:
-    return checkpointing.restore_for_inference(workdir, "best")
-  except TypeError as e:
-    if "PRNG key" not in str(e):
-      raise
-  original = checkpointing._data_to_keys  # pylint: disable=protected-access
-  checkpointing._data_to_keys = lambda tree, template: jax.tree_util.tree_map(  # pylint: disable=protected-access
-      lambda x, t: jax.random.wrap_key_data(x) if checkpointing._is_key(t) else x,  # pylint: disable=protected-access
-      tree, template)
-  try:
-    return checkpointing.restore_for_inference(workdir, "best")
-  finally:
-    checkpointing._data_to_keys = original  # pylint: disable=protected-access
+  return checkpointing.restore_for_inference(workdir, "best")
 
 
 def evaluate_checkpoint(config, workdir: str, specs: Sequence[EvalSpec]) -> dict:
