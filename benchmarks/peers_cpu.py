@@ -35,6 +35,15 @@ def _cpu_seconds():
   return times.user + times.system
 
 
+def _torch_lenet5(nn):
+  """The project's lenet5 (3 input channels, ReLU, max-pool, no dropout) in PyTorch."""
+  return nn.Sequential(
+      nn.Conv2d(3, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
+      nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+      nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+      nn.Linear(84, NUM_CLASSES))
+
+
 def torch_step_throughput(model_name, image_size, batch_size, steps, warmup):
   """Images/s of a torchvision training step on random data, float32."""
   try:
@@ -47,7 +56,10 @@ def torch_step_throughput(model_name, image_size, batch_size, steps, warmup):
                '&& /work/torch-venv/bin/pip install torch torchvision) and '
                'pass --torch_python=/work/torch-venv/bin/python.'))
   torch.manual_seed(0)
-  model = getattr(torchvision.models, model_name)(num_classes=NUM_CLASSES)
+  if model_name == 'lenet5':
+    model = _torch_lenet5(torch.nn)
+  else:
+    model = getattr(torchvision.models, model_name)(num_classes=NUM_CLASSES)
   optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9,
                               weight_decay=5e-4)
   images = torch.randn(batch_size, 3, image_size, image_size)

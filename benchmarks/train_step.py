@@ -11,6 +11,8 @@ Suites (each measurement runs in its own process; the suite alternates them):
   --suite=one      one measurement of the project step (the worker), JSON on stdout.
   --suite=cpu      ResNet-18 @64 batch 128 float32 vs PyTorch CPU (and, with
                    --with_flax_peer, the textbook Flax step), alternated --repeats times.
+  --suite=cpu_models  LeNet-5 @32, AlexNet @224, ResNet-18 @64 and ResNet-50 @64 vs
+                   the same models in PyTorch CPU (the training issue's model line).
   --suite=gpu      ResNet-18 @128 and ResNet-50 @224, batch 256, bfloat16, vs the
                    textbook Flax, PyTorch eager and torch.compile peers (peers_gpu.py).
   --suite=startup  command -> first finished training step with an empty persistent
@@ -43,6 +45,17 @@ PEAK_FLOPS = {'H100': 790e12, 'H200': 790e12}
 
 GPU_CASES = (('resnet18', 128, 256), ('resnet50', 224, 256))
 CPU_CASES = (('resnet18', 64, 128),)
+# The model line of the training issue, each at a size where the project's model and the
+# torchvision one are the same network (AlexNet's 6x6 feature map needs 224 px).
+CPU_MODEL_CASES = (('lenet5', 32, 128), ('alexnet', 224, 64), ('resnet18', 64, 128),
+                   ('resnet50', 64, 64))
+
+
+def _model_options(model, image_size, dtype, conv_impl):
+  options = {'dtype': dtype, 'conv_impl': conv_impl, 'input_size': image_size}
+  if model == 'lenet5':  # no stem option; the images are RGB
+    return dict(options, in_channels=3)
+  return dict(options, stem='imagenet')
 
 
 def _peak_for(device_kind):
@@ -95,8 +108,7 @@ def measure_project_step(args, launched_at):
 
   config = _load_default_config()
   config.model.name = args.model
-  config.model.options = {'dtype': dtype, 'conv_impl': args.conv_impl,
-                          'stem': 'imagenet'}
+  config.model.options = _model_options(args.model, args.image_size, dtype, args.conv_impl)
   config.data.name = args.data
   config.data.image_size = args.image_size
   config.data.mode = 'in_memory'
@@ -385,7 +397,7 @@ def run_scaling(args):
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--suite', default='one',
-                      choices=('one', 'cpu', 'gpu', 'startup', 'scaling'))
+                      choices=('one', 'cpu', 'cpu_models', 'gpu', 'startup', 'scaling'))
   parser.add_argument('--model', default='resnet18')
   parser.add_argument('--image_size', type=int, default=64)
   parser.add_argument('--batch_size', type=int, default=128)
@@ -420,8 +432,9 @@ def main(argv=None):
     results = run_startup(args)
   elif args.suite == 'scaling':
     results = run_scaling(args)
-  elif args.suite == 'cpu':
-    results = run_comparison(args, CPU_CASES, cpu_peer_commands(args))
+  elif args.suite in ('cpu', 'cpu_models'):
+    cases = CPU_CASES if args.suite == 'cpu' else CPU_MODEL_CASES
+    results = run_comparison(args, cases, cpu_peer_commands(args))
   else:
     results = run_comparison(args, GPU_CASES, gpu_peer_commands(args))
   _report(results, args.out)
