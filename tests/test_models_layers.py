@@ -77,7 +77,11 @@ def test_auto_lowering_rule():
   assert jax.default_backend() == 'cpu'
   rule = cpu_lowering.conv_lowering
   assert rule('auto', (8, 2, 2, 512), (3, 3, 512, 512), 1) == 'patches'
-  assert rule('auto', (8, 16, 16, 64), (3, 3, 64, 64), 1) == 'xla'
+  assert rule('auto', (8, 16, 16, 64), (3, 3, 64, 64), 1) == 'xla_tap_grad'
+  assert rule('auto', (8, 16, 16, 64), (3, 3, 64, 128), 2) == 'xla'
+  assert rule('auto', (8, 16, 16, 32), (3, 3, 32, 32), 1) == 'xla'
+  assert rule('auto', (8, 32, 32, 16), (3, 3, 16, 16), 1) == 'xla'
+  assert rule('auto', (8, 8, 8, 128), (3, 3, 128, 128), 1) == 'xla'
   assert rule('auto', (8, 64, 64, 3), (7, 7, 3, 64), 2) == 'xla_tap_grad'
   assert rule('xla', (8, 2, 2, 512), (3, 3, 512, 512), 1) == 'xla'
   assert rule('patches', (8, 16, 16, 64), (3, 3, 64, 64), 1) == 'patches'

@@ -39,6 +39,12 @@ def conv_lowering(conv_impl: str, x_shape, w_shape, stride: int) -> str:
   # the concatenated strided taps (benchmarks/conv_lowering_results.md).
   if cin <= 4:
     return 'xla_tap_grad'
+  # Wide, large maps at stride 1 (16x16x64, 16x16x128, 32x32x32, 32x32x64, ...): XLA's
+  # kernel gradient is several times its forward pass there, and the tap product is
+  # 1.7-4x faster for forward + both gradients; on smaller maps (8x8x128, 16x16x32) it is
+  # not (benchmarks/conv_lowering_results.md, 'wide maps').
+  if stride == 1 and cin >= 32 and h * w * cin >= 16384:
+    return 'xla_tap_grad'
   return 'xla'
 
 
