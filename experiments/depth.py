@@ -31,10 +31,13 @@ PRESETS = {
     "tiny": sweep.Preset("tiny", "synthetic set, 16 px, 2 steps, depth 20 only", P.TINY_SEEDS,
                          P.merged(P.TINY_DATA, _COMMON), split_alias=P.TINY_ALIAS),
     "quick": sweep.Preset(
-        "quick", "abstract_icons, 16 px, width 0.5, 50% of train, 6 epochs, depths 20/32/44/56",
+        "quick", "abstract_icons, 16 px, width 0.5, 50% of train, 4 epochs (one evaluation, "
+        "at the end), depths 20/32/44/56",
         P.SEEDS,
+        # Sized to the 30-minute budget on a 2-core CPU: 48 runs, most of each run is compile.
         P.merged(P.QUICK_DATA, _COMMON, {"data.image_size": 16, "model.options.input_size": 16,
-                                         "model.options.width": 0.5, "train.num_epochs": 6.0,
+                                         "model.options.width": 0.5, "train.num_epochs": 4.0,
+                                         "train.eval_every_epochs": 4.0,
                                          "train.log_every": 4, "train.layer_norms_every": 4}),
         train_fraction=0.5),
     "full": sweep.Preset(
@@ -239,10 +242,12 @@ def findings(groups, out_dir, ds) -> list[str]:
     lines.append(f"norm={norm}: deeper plain nets train worse — plain-{hi} final training error "
                  f"{100 * p_hi:.1f}% vs plain-{lo} {100 * p_lo:.1f}%: "
                  f"**{_verdict(p_hi > p_lo, p_hi, p_lo)}**.")
+    verdict = _verdict(r_hi <= r_lo + 0.01, r_hi, r_lo)
+    if _all_diverged(groups, f"resnet{hi}_{norm}"):
+      verdict = f"does not hold: every resnet-{hi} run diverged (see below)"
     lines.append(f"norm={norm}: residual nets improve or hold with depth — resnet-{hi} "
-                 f"{100 * r_hi:.1f}% vs resnet-{lo} {100 * r_lo:.1f}% (1-point tolerance): "
-                 f"**{_verdict(r_hi <= r_lo + 0.01, r_hi, r_lo)}**; at depth {hi} residual "
-                 f"{100 * r_hi:.1f}% vs plain {100 * p_hi:.1f}%.")
+                 f"{_pct(r_hi)} vs resnet-{lo} {_pct(r_lo)} (1-point tolerance): "
+                 f"**{verdict}**; at depth {hi} residual {_pct(r_hi)} vs plain {_pct(p_hi)}.")
   ratio = lambda which: (lambda r: _first_last_ratio(out_dir, r, which))
   bn = _mean(groups, f"plain{hi}_batch", ratio("train"))
   none = _mean(groups, f"plain{hi}_none", ratio("train"))
@@ -254,7 +259,24 @@ def findings(groups, out_dir, ds) -> list[str]:
                f"(ratio >= 0.1): **{_verdict(bn >= 0.1, bn)}**; without "
                f"normalisation they vanish (ratio < 0.1 and below the batch-norm one): "
                f"**{_verdict(none < 0.1 and none < bn, none, bn)}**.")
+  for name, runs in groups.items():
+    failed = [r for r in runs if r.get("diverged")]
+    if failed:
+      lines.append(f"{name} diverged in {len(failed)} of {len(runs)} seeds ({failed[0]['diverged']}"
+                   f"). Without normalisation each residual block adds its branch's variance to "
+                   f"the sum, so the activations grow with depth; the learning rate that trains "
+                   f"the shallow nets is too large for the deep one (the reason for Fixup / "
+                   f"zero-initialised residual branches).")
   return lines
+
+
+def _pct(value: float) -> str:
+  return f"{100 * value:.1f}%" if np.isfinite(value) else "n/a (no finished run)"
+
+
+def _all_diverged(groups, name) -> bool:
+  runs = groups.get(name, [])
+  return bool(runs) and all(r.get("diverged") for r in runs)
 
 
 def summary_line(results, meta) -> str:
