@@ -174,7 +174,10 @@ def _first_last_ratio(out_dir, run, which: str) -> float:
   ratios = []
   for e in chosen:
     layers = _weight_layers(e)
-    if len(layers) >= 2 and layers[-1][1] > 0:
+    # A diverging run logs NaN / Inf / zero norms before it stops: those steps say nothing
+    # about the gradient's depth profile.
+    if len(layers) >= 2 and np.isfinite(layers[0][1]) and np.isfinite(layers[-1][1]) \
+        and layers[0][1] > 0 and layers[-1][1] > 0:
       ratios.append(layers[0][1] / layers[-1][1])
   return float(np.exp(np.mean(np.log(ratios)))) if ratios else float("nan")
 
