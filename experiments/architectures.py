@@ -118,7 +118,32 @@ def write_report(results, meta, out_dir) -> str:
   ranked = sorted(groups, key=lambda n: -tables.mean_std(tables.column(groups[n], f1))[0])
   text += "- Ranking by test macro-F1: " + " > ".join(
       f"{n} ({100 * tables.mean_std(tables.column(groups[n], f1))[0]:.1f})" for n in ranked) + ".\n"
+  text += "".join(f"- {line}\n" for line in _literature_checks(groups, f1))
   return text
+
+
+# The course's line, each step expected to help on ImageNet-scale training:
+# LeNet -> AlexNet -> VGG -> ResNet, and (He et al. 2016) ResNet-34 over ResNet-18.
+_EXPECTED_ORDER = (("alexnet", "lenet5"), ("vgg11", "alexnet"), ("vgg16", "vgg11"),
+                   ("resnet18", "vgg16"), ("resnet34", "resnet18"))
+
+
+def _literature_checks(groups, f1) -> list[str]:
+  lines = []
+  for better, worse in _EXPECTED_ORDER:
+    if better not in groups or worse not in groups:
+      continue
+    (mb, sb), (mw, sw) = (tables.mean_std(tables.column(groups[n], f1)) for n in (better, worse))
+    spread = float(np.nan_to_num(sb) + np.nan_to_num(sw))
+    if mb - mw > spread:
+      verdict = "agrees with the literature"
+    elif mw - mb > spread:
+      verdict = "disagrees with the literature at this budget"
+    else:
+      verdict = "no difference beyond the seed spread"
+    lines.append(f"{better} vs {worse}: test macro-F1 {100 * mb:.1f}% vs {100 * mw:.1f}% "
+                 f"({100 * (mb - mw):+.1f} points): {verdict}.")
+  return lines
 
 
 def summary_line(results, meta) -> str:
