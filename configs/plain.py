@@ -1,9 +1,10 @@
 """Plain (no shortcut) counterpart of configs/resnet.py, for the degradation ablation.
 
 Command: python -m abstract_cls.main --config=configs/plain.py --workdir=/tmp/plain
-Runtime and result: NOT MEASURED. The task that wrote this config shared its 2-core CPU with
-up to 8 engineers (load average ~20), where a full run of this recipe could not finish in the
-time available; measure with the command above and record runtime, macro-F1 and accuracy here.
+Measured (2-core AMD EPYC dev CPU, quiet, jax 0.10.2 CPU, commit 02d6fd4, 2026-11-27):
+651 s command to exit (256 steps, 8 epochs, 2.5 s/step). Result: validation accuracy 0.477 /
+macro-F1 0.193 at step 256; test split (best checkpoint, step 224, --mode=eval --config.eval.split=test)
+accuracy 0.509, macro-F1 0.227 (the residual twin, configs/resnet.py: 0.543 / 0.286).
 """
 import pathlib
 import runpy
