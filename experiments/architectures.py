@@ -133,14 +133,11 @@ def _literature_checks(groups, f1) -> list[str]:
   for better, worse in _EXPECTED_ORDER:
     if better not in groups or worse not in groups:
       continue
-    (mb, sb), (mw, sw) = (tables.mean_std(tables.column(groups[n], f1)) for n in (better, worse))
-    spread = float(np.nan_to_num(sb) + np.nan_to_num(sw))
-    if mb - mw > spread:
-      verdict = "agrees with the literature"
-    elif mw - mb > spread:
-      verdict = "disagrees with the literature at this budget"
-    else:
-      verdict = "no difference beyond the seed spread"
+    mb, mw = (tables.mean_std(tables.column(groups[n], f1))[0] for n in (better, worse))
+    verdict = {1: "agrees with the literature",
+               -1: "disagrees with the literature at this budget",
+               0: "no difference beyond the seed spread"}[tables.compare(groups[better],
+                                                                         groups[worse], f1)]
     lines.append(f"{better} vs {worse}: test macro-F1 {100 * mb:.1f}% vs {100 * mw:.1f}% "
                  f"({100 * (mb - mw):+.1f} points): {verdict}.")
   return lines

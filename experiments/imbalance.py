@@ -138,17 +138,16 @@ def write_report(results, meta, out_dir) -> str:
 
 def findings(groups, rare_codes) -> list[str]:
   f1 = lambda r: r["evals"]["test"]["macro_f1"]
-  base_f1, base_sd = tables.mean_std(tables.column(groups.get("none", []), f1))
+  base_f1 = tables.mean_std(tables.column(groups.get("none", []), f1))[0]
   base_rare = tables.mean_std(tables.column(groups.get("none", []), _group_recall(rare_codes)))[0]
   lines = []
   for name, runs in groups.items():
     if name == "none":
       continue
-    m, sd = tables.mean_std(tables.column(runs, f1))
+    m = tables.mean_std(tables.column(runs, f1))[0]
     rare = tables.mean_std(tables.column(runs, _group_recall(rare_codes)))[0]
-    # Differences inside the two seed spreads are not counted as a change.
-    spread = np.nan_to_num(sd) + np.nan_to_num(base_sd)
-    f1_up, f1_down = m - base_f1 > spread, base_f1 - m > spread
+    direction = tables.compare(runs, groups.get("none", []), f1)
+    f1_up, f1_down = direction > 0, direction < 0
     rare_up = rare > base_rare
     # The literature's claim: rebalancing trades head accuracy for tail recall and macro-F1.
     verdict = ("agrees with the literature (both higher)" if f1_up and rare_up else

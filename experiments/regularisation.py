@@ -172,7 +172,6 @@ def findings(groups) -> list[str]:
   train_acc = lambda r: r["evals"]["train"]["accuracy"]
   test_acc = lambda r: r["evals"]["test"]["accuracy"]
   stat = lambda n, g: tables.mean_std(tables.column(groups[n], g))[0]
-  sd = lambda n, g: float(np.nan_to_num(tables.mean_std(tables.column(groups[n], g))[1]))
   if "none" not in groups:
     return ["baseline not run"]
   base_f1, base_gap = stat("none", f1), stat("none", gap)
@@ -180,14 +179,10 @@ def findings(groups) -> list[str]:
   lines = [f"Baseline: test macro-F1 {100 * base_f1:.1f}%, gap {100 * base_gap:.1f} points."]
   for m, n in reversed(ranked):
     # The literature's claim for every regulariser: a smaller gap and a better test score.
-    # A difference inside the two seed spreads counts as no change.
-    spread = sd(n, f1) + sd("none", f1)
-    if m - base_f1 > spread:
-      verdict = "agrees with the literature (better test score)"
-    elif base_f1 - m > spread:
-      verdict = "disagrees with the literature at this budget (worse test score)"
-    else:
-      verdict = "no test change beyond the seed spread"
+    verdict = {1: "agrees with the literature (better test score)",
+               -1: "disagrees with the literature at this budget (worse test score)",
+               0: "no test change beyond the seed spread"}[tables.compare(groups[n],
+                                                                          groups["none"], f1)]
     train_drop = stat("none", train_acc) - stat(n, train_acc)
     test_drop = stat("none", test_acc) - stat(n, test_acc)
     if stat(n, gap) < base_gap - 0.03 and train_drop > 0.03 and test_drop > 0:

@@ -32,6 +32,15 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
   return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
 
 
+def compare(a: Sequence[dict], b: Sequence[dict], getter: Callable[[dict], float]) -> int:
+  """+1 / -1 when runs `a` score above / below runs `b` by more than their two seed spreads
+  (sample stds, summed; a single run counts as spread 0), else 0: the studies' findings call
+  a smaller difference no change."""
+  (ma, sa), (mb, sb) = mean_std(column(a, getter)), mean_std(column(b, getter))
+  spread = float(np.nan_to_num(sa) + np.nan_to_num(sb))
+  return 1 if ma - mb > spread else -1 if mb - ma > spread else 0
+
+
 def fmt(values: Sequence[float], scale: float = 100.0, digits: int = 1) -> str:
   """'71.2 ± 1.3' (percent by default) over seeds."""
   m, s = mean_std(values)
