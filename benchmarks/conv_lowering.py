@@ -45,6 +45,11 @@ CONVS = [
     ('stem 7x7/2 64x64x3', (64, 64, 3), 7, 2, 3, 64),
     ('stem 3x3 64x64x3', (64, 64, 3), 3, 1, 1, 64),
     ('3x3 32x32x16', (32, 32, 16), 3, 1, 1, 16),
+    ('3x3/2 32x32x16', (32, 32, 16), 3, 2, 1, 32),
+    ('3x3 16x16x32', (16, 16, 32), 3, 1, 1, 32),
+    ('3x3/2 16x16x32', (16, 16, 32), 3, 2, 1, 64),
+    ('3x3 8x8x64', (8, 8, 64), 3, 1, 1, 64),
+    ('3x3 32x32x64', (32, 32, 64), 3, 1, 1, 64),
     ('3x3 64x64x64', (64, 64, 64), 3, 1, 1, 64),
     ('3x3 16x16x64', (16, 16, 64), 3, 1, 1, 64),
     ('3x3/2 16x16x64', (16, 16, 64), 3, 2, 1, 128),
@@ -54,16 +59,27 @@ CONVS = [
     ('3x3/2 4x4x256', (4, 4, 256), 3, 2, 1, 512),
     ('3x3 2x2x512', (2, 2, 512), 3, 1, 1, 512),
     ('1x1/2 8x8x128', (8, 8, 128), 1, 2, 0, 256),
+    ('1x1/2 16x16x64', (16, 16, 64), 1, 2, 0, 128),
+    ('1x1 16x16x64', (16, 16, 64), 1, 1, 0, 256),
+    ('1x1 16x16x256', (16, 16, 256), 1, 1, 0, 64),
+    ('1x1 4x4x1024', (4, 4, 1024), 1, 1, 0, 256),
+    ('1x1 2x2x2048', (2, 2, 2048), 1, 1, 0, 512),
+    ('3x3 4x4x64', (4, 4, 64), 3, 1, 1, 64),
 ]
+# Lowerings compared by `ops` (IMPLS=xla,xla_tap_grad skips the slow patches).
+IMPLS = tuple(os.environ.get('IMPLS', 'xla,patches,xla_tap_grad').split(','))
+ONLY = os.environ.get('ONLY', '')  # substring filter on the op label
 
 
 def ops():
   rows = []
   for label, hwc, k, s, p, cout in CONVS:
+    if ONLY not in label:
+      continue
     x = jax.random.normal(jax.random.key(0), (B,) + hwc)
     w = jax.random.normal(jax.random.key(1), (k, k, hwc[2], cout)) * 0.05
     row = {'op': label}
-    for impl in ('xla', 'patches'):
+    for impl in IMPLS:
       conv = functools.partial(layers.conv2d, stride=s, padding=p, impl=impl)
       fwd = jax.jit(conv)
       # Hidden layers need gradients w.r.t. input and kernel; the stem (its

@@ -77,11 +77,13 @@ def test_auto_lowering_rule():
   assert jax.default_backend() == 'cpu'
   rule = cpu_lowering.conv_lowering
   assert rule('auto', (8, 2, 2, 512), (3, 3, 512, 512), 1) == 'patches'
+  assert rule('auto', (8, 4, 4, 256), (3, 3, 256, 512), 2) == 'patches'
+  assert rule('auto', (8, 4, 4, 256), (3, 3, 256, 256), 1) == 'xla_tap_grad'
   assert rule('auto', (8, 16, 16, 64), (3, 3, 64, 64), 1) == 'xla_tap_grad'
-  assert rule('auto', (8, 16, 16, 64), (3, 3, 64, 128), 2) == 'xla'
-  assert rule('auto', (8, 16, 16, 32), (3, 3, 32, 32), 1) == 'xla'
-  assert rule('auto', (8, 32, 32, 16), (3, 3, 16, 16), 1) == 'xla'
-  assert rule('auto', (8, 8, 8, 128), (3, 3, 128, 128), 1) == 'xla'
+  assert rule('auto', (8, 16, 16, 64), (3, 3, 64, 128), 2) == 'xla_tap_grad'
+  assert rule('auto', (8, 32, 32, 16), (3, 3, 16, 16), 1) == 'xla_tap_grad'
+  assert rule('auto', (8, 16, 16, 64), (1, 1, 64, 128), 2) == 'xla_tap_grad'
+  assert rule('auto', (8, 2, 2, 1024), (1, 1, 1024, 256), 1) == 'xla_tap_grad'
   assert rule('auto', (8, 64, 64, 3), (7, 7, 3, 64), 2) == 'xla_tap_grad'
   assert rule('xla', (8, 2, 2, 512), (3, 3, 512, 512), 1) == 'xla'
   assert rule('patches', (8, 16, 16, 64), (3, 3, 64, 64), 1) == 'patches'
@@ -170,3 +172,30 @@ def test_trace_of_reference_resnet18():
   assert convs[-1]['output_shape'] == (1, 7, 7, 512)
   # 17 main-path convs + 3 projection shortcuts.
   assert len(convs) == 20
+
+
+def test_tap_chunk_images_fits_budget_and_divides_batch():
+  budget = layers.TAP_CHUNK_BYTES
+  assert layers.tap_chunk_images(128, budget // 4) == 4
+  assert layers.tap_chunk_images(12, budget // 5) == 4  # 5 does not divide 12
+  assert layers.tap_chunk_images(7, budget * 3) == 1  # one image over budget
+  assert layers.tap_chunk_images(2, 1) == 2
+
+
+@pytest.mark.parametrize('sharded', [False, True])
+@pytest.mark.parametrize('k,stride,pad', [(3, 1, 1), (3, 2, 1), (1, 2, 0)])
+def test_chunked_tap_kernel_grad_matches_xla(monkeypatch, sharded, k, stride, pad):
+  # A tiny budget forces one image per chunk: 8 shards x 3 chunks of 1 image.
+  monkeypatch.setattr(layers, 'TAP_CHUNK_BYTES', 1)
+  x = jax.random.normal(jax.random.key(0), (24, 9, 9, 5))
+  w = jax.random.normal(jax.random.key(1), (k, k, 5, 6))
+  g = jax.random.normal(jax.random.key(2), layers._xla_conv(x, w, stride, pad).shape)
+  if sharded:
+    from abstract_cls.train import mesh as mesh_lib  # the trainer's data-parallel mesh
+    mesh = mesh_lib.make_mesh()
+    spec = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(mesh_lib.DATA_AXIS))
+    x, g = jax.device_put(x, spec), jax.device_put(g, spec)
+  _, vjp = jax.vjp(lambda w: layers._xla_conv(x, w, stride, pad), w)
+  expected = vjp(g)[0]
+  got = jax.jit(lambda x, g: layers.tap_kernel_grad(x, g, w.shape, stride, pad))(x, g)
+  np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
