@@ -41,10 +41,14 @@ def test_patches_conv_matches_xla(hwc, k, stride, pad, cout):
       np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize('size,k,stride,pad', [(8, 3, 2, 1), (9, 3, 2, 0),
-                                               (8, 2, 2, 0)])
-def test_slice_max_pool_matches_reduce_window(size, k, stride, pad):
+@pytest.mark.parametrize('size,k,stride,pad,ties', [
+    (8, 3, 2, 1, False), (9, 3, 2, 0, False), (8, 2, 2, 0, False),
+    (7, 3, 1, 1, False), (10, 3, 3, 0, False), (11, 3, 2, 1, False),
+    (6, 3, 2, 1, True), (8, 2, 2, 0, True)])
+def test_slice_max_pool_matches_reduce_window(size, k, stride, pad, ties):
   x = jax.random.normal(jax.random.key(0), (2, size, size, 3))
+  if ties:  # every window holds its maximum more than once
+    x = jnp.round(x)
 
   @jax.jit
   def both(x):

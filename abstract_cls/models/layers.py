@@ -331,23 +331,72 @@ def max_pool(x, size: int, stride: int, padding: int = 0, *, name: str,
 
 
 def _max_pool_slices(x, size, stride, padding):
-  # Elementwise max of size*size strided views: its gradient is a few selects
-  # and pads, which XLA:CPU runs far faster than reduce_window's gradient.
-  _, h, w, _ = x.shape
+  return _max_pool_phases(x, size, stride, padding)
+
+
+# Max-pool as a max over size*size views, with a hand-written gradient.
+# The views are contiguous windows of the stride's phase planes (x reshaped to
+# (b, hq, stride, wq, stride, c)), so neither pass strides through memory: the
+# gradient routes each output gradient to its window's first maximum and
+# scatters it back with cheap pads on the small phase planes. XLA's own
+# gradient of reduce_window, and autodiff of a max over strided slices, were
+# 24x and 5x the forward pass on XLA:CPU (3x3/2 on 32x32x64, batch 128;
+# benchmarks/conv_lowering_results.md, 'max-pool').
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3))
+def _max_pool_phases(x, size, stride, padding):
+  return _max_pool_phases_fwd(x, size, stride, padding)[0]
+
+
+def _pool_geometry(x_shape, size, stride, padding):
+  _, h, w, _ = x_shape
   ho = output_size(h, size, stride, padding)
   wo = output_size(w, size, stride, padding)
-  if padding:
-    x = jnp.pad(x, [(0, 0), (padding, padding), (padding, padding), (0, 0)],
-                constant_values=-jnp.inf)
-  y = None
-  for i in range(size):
-    for j in range(size):
-      view = lax.slice(x, (0, i, j, 0),
-                       (x.shape[0], i + stride * (ho - 1) + 1,
-                        j + stride * (wo - 1) + 1, x.shape[3]),
-                       (1, stride, stride, 1))
-      y = view if y is None else jnp.maximum(y, view)
-  return y
+  # Phase planes must hold every window ((size-1)//stride + ho rows) and every
+  # padded input row (h + 2*padding).
+  hq = max(-(-(h + 2 * padding) // stride), (size - 1) // stride + ho)
+  wq = max(-(-(w + 2 * padding) // stride), (size - 1) // stride + wo)
+  return ho, wo, hq, wq
+
+
+def _max_pool_phases_fwd(x, size, stride, padding):
+  b, h, w, c = x.shape
+  ho, wo, hq, wq = _pool_geometry(x.shape, size, stride, padding)
+  xp = jnp.pad(x, [(0, 0), (padding, stride * hq - h - padding),
+                   (padding, stride * wq - w - padding), (0, 0)],
+               constant_values=-jnp.inf)
+  phases = xp.reshape(b, hq, stride, wq, stride, c).transpose(0, 2, 4, 1, 3, 5)
+  y = index = None
+  for t, (i, j) in enumerate((i, j) for i in range(size) for j in range(size)):
+    view = lax.slice(phases, (0, i % stride, j % stride, i // stride, j // stride, 0),
+                     (b, i % stride + 1, j % stride + 1, i // stride + ho,
+                      j // stride + wo, c))[:, 0, 0]
+    if y is None:
+      y, index = view, jnp.zeros(view.shape, jnp.int8)
+    else:
+      better = view > y  # strict: the first maximum keeps the gradient
+      y, index = jnp.where(better, view, y), jnp.where(better, jnp.int8(t), index)
+  return y, (index, x.shape)
+
+
+def _max_pool_phases_bwd(size, stride, padding, residuals, g):
+  index, (b, h, w, c) = residuals
+  ho, wo, hq, wq = _pool_geometry((b, h, w, c), size, stride, padding)
+  zero = jnp.zeros((), g.dtype)
+  planes = {}
+  for t, (i, j) in enumerate((i, j) for i in range(size) for j in range(size)):
+    routed = jnp.where(index == t, g, zero)
+    placed = jnp.pad(routed, [(0, 0), (i // stride, hq - i // stride - ho),
+                              (j // stride, wq - j // stride - wo), (0, 0)])
+    key = (i % stride, j % stride)
+    planes[key] = placed if key not in planes else planes[key] + placed
+  empty = jnp.zeros((b, hq, wq, c), g.dtype)
+  phases = jnp.stack([jnp.stack([planes.get((p, q), empty) for q in range(stride)], 1)
+                      for p in range(stride)], 1)  # (b, stride, stride, hq, wq, c)
+  dxp = phases.transpose(0, 3, 1, 4, 2, 5).reshape(b, hq * stride, wq * stride, c)
+  return (dxp[:, padding:padding + h, padding:padding + w, :],)
+
+
+_max_pool_phases.defvjp(_max_pool_phases_fwd, _max_pool_phases_bwd)
 
 
 def global_avg_pool(x, *, name: str):
