@@ -1,4 +1,4 @@
-"""AlexNet (small stem for low resolution) on the embedded abstract_icons data at 64 px.
+"""AlexNet (small stem for low resolution, half width) on the embedded abstract_icons data at 32 px.
 
 Command: python -m abstract_cls.main --config=configs/alexnet.py --workdir=/tmp/alexnet
 Runtime and result: NOT MEASURED. The task that wrote this config shared its 2-core CPU with
@@ -12,8 +12,9 @@ import runpy
 def get_config():
   config = runpy.run_path(str(pathlib.Path(__file__).with_name("default.py")))["get_config"]()
   config.model.name = "alexnet"
-  config.model.options = {"input_size": 64, "stem": "small", "dropout": 0.5, "dtype": "float32"}
-  config.data.image_size = 64
+  config.model.options = {"input_size": 32, "stem": "small", "width": 0.5, "dropout": 0.5,
+                          "dtype": "float32"}
+  config.data.image_size = 32
   config.train.num_epochs = 20.0
   config.optimizer.lr = 0.02
   return config
