@@ -76,6 +76,33 @@ def test_whole_model_same_result_for_every_conv_impl():
   np.testing.assert_allclose(outs[0], outs[1], rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize('name,options', [
+    ('resnet18', dict(width=0.125)),  # 7x7/2 stem, 3x3/2 max-pool, 1x1/2 projections
+    ('resnet20', dict(input_size=16)),
+    ('alexnet', dict(input_size=32, stem='small', width=0.125, dropout=0.0)),
+])
+def test_whole_model_gradients_same_for_auto_and_xla(monkeypatch, name, options):
+  # A tiny tap budget makes every kernel gradient a multi-step chunked scan.
+  monkeypatch.setattr(layers, 'TAP_CHUNK_BYTES', 1)
+  size = options.get('input_size', 32)
+  x = jax.random.normal(jax.random.key(0), (16, size, size, 3))
+  y = jnp.arange(16) % 3
+  grads = []
+  for impl in ('xla', 'auto'):
+    model = get_model(name, num_classes=3, rngs=nnx.Rngs(0), conv_impl=impl, **options)
+    model.train()
+
+    @nnx.jit
+    def grad_fn(model, x, y):
+      def loss(model):
+        logits = model(x)
+        return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], 1))
+      return nnx.grad(loss)(model)
+    grads.append(nnx.state(grad_fn(model, x, y), nnx.Param))
+  for a, b in zip(jax.tree.leaves(grads[0]), jax.tree.leaves(grads[1])):
+    np.testing.assert_allclose(a, b, rtol=2e-3, atol=2e-5)
+
+
 def test_auto_lowering_rule():
   from abstract_cls.models import cpu_lowering
   assert jax.default_backend() == 'cpu'

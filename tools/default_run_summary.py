@@ -4,7 +4,7 @@ Reads only files that the run's commands wrote into the workdir:
   python -m abstract_cls.main --config=configs/resnet.py --workdir=W                 (train)
   python -m abstract_cls.main --config=configs/resnet.py --workdir=W --mode=eval \
       --config.eval.split=test                                                      (report)
-then: python -m tools.default_run_summary --workdir=W [--machine="..."]
+then: python -m tools.default_run_summary --workdir=W [--machine="..."] [--commit=SHA]
 Wall time is the span from config.json (written at start) to the last metrics.jsonl write.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ def _git_commit() -> str:
     return "unknown"
 
 
-def summarise(workdir: pathlib.Path, machine: str) -> str:
+def summarise(workdir: pathlib.Path, machine: str, commit: str = "") -> str:
   config_path, metrics_path = workdir / "config.json", workdir / "metrics.jsonl"
   for path in (config_path, metrics_path):
     if not path.exists():
@@ -44,7 +44,7 @@ def summarise(workdir: pathlib.Path, machine: str) -> str:
   lines = [
       f"Default run: `python -m abstract_cls.main --config=configs/resnet.py` — model "
       f"`{config['model']['name']}` at {config['data']['image_size']} px on "
-      f"`{config['data']['name']}`; machine: {machine}; commit {_git_commit()}; "
+      f"`{config['data']['name']}`; machine: {machine}; commit {commit or _git_commit()}; "
       f"written {datetime.date.today().isoformat()}.",
       "",
       f"Trained {last_train['step']} steps ({last_train['epoch']:.1f} epochs) in "
@@ -77,10 +77,12 @@ def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--workdir", required=True)
+  parser.add_argument("--commit", default="",
+                      help="the commit the run was made at (default: this checkout's HEAD)")
   parser.add_argument("--machine", default=f"{platform.machine()} CPU, {platform.node()}")
   parser.add_argument("--out", default=str(ROOT / "results" / "default_run.md"))
   args = parser.parse_args(argv)
-  text = summarise(pathlib.Path(args.workdir), args.machine)
+  text = summarise(pathlib.Path(args.workdir), args.machine, args.commit)
   out = pathlib.Path(args.out)
   out.parent.mkdir(parents=True, exist_ok=True)
   out.write_text(text, encoding="utf-8")
