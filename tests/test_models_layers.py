@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from abstract_cls.models import cpu_kernels
 from abstract_cls.models import get_model
 from abstract_cls.models import layer_norms
 from abstract_cls.models import layers
@@ -83,7 +84,7 @@ def test_whole_model_same_result_for_every_conv_impl():
 ])
 def test_whole_model_gradients_same_for_auto_and_xla(monkeypatch, name, options):
   # A tiny tap budget makes every kernel gradient a multi-step chunked scan.
-  monkeypatch.setattr(layers, 'TAP_CHUNK_BYTES', 1)
+  monkeypatch.setattr(cpu_kernels, 'TAP_CHUNK_BYTES', 1)
   size = options.get('input_size', 32)
   x = jax.random.normal(jax.random.key(0), (16, size, size, 3))
   y = jnp.arange(16) % 3
@@ -206,27 +207,27 @@ def test_trace_of_reference_resnet18():
 
 
 def test_tap_chunk_images_fits_budget_and_divides_batch():
-  budget = layers.TAP_CHUNK_BYTES
-  assert layers.tap_chunk_images(128, budget // 4) == 4
-  assert layers.tap_chunk_images(12, budget // 5) == 4  # 5 does not divide 12
-  assert layers.tap_chunk_images(7, budget * 3) == 1  # one image over budget
-  assert layers.tap_chunk_images(2, 1) == 2
+  budget = cpu_kernels.TAP_CHUNK_BYTES
+  assert cpu_kernels.tap_chunk_images(128, budget // 4) == 4
+  assert cpu_kernels.tap_chunk_images(12, budget // 5) == 4  # 5 does not divide 12
+  assert cpu_kernels.tap_chunk_images(7, budget * 3) == 1  # one image over budget
+  assert cpu_kernels.tap_chunk_images(2, 1) == 2
 
 
 @pytest.mark.parametrize('sharded', [False, True])
 @pytest.mark.parametrize('k,stride,pad', [(3, 1, 1), (3, 2, 1), (1, 2, 0)])
 def test_chunked_tap_kernel_grad_matches_xla(monkeypatch, sharded, k, stride, pad):
   # A tiny budget forces one image per chunk: 8 shards x 3 chunks of 1 image.
-  monkeypatch.setattr(layers, 'TAP_CHUNK_BYTES', 1)
+  monkeypatch.setattr(cpu_kernels, 'TAP_CHUNK_BYTES', 1)
   x = jax.random.normal(jax.random.key(0), (24, 9, 9, 5))
   w = jax.random.normal(jax.random.key(1), (k, k, 5, 6))
-  g = jax.random.normal(jax.random.key(2), layers._xla_conv(x, w, stride, pad).shape)
+  g = jax.random.normal(jax.random.key(2), cpu_kernels.xla_conv(x, w, stride, pad).shape)
   if sharded:
     from abstract_cls.train import mesh as mesh_lib  # the trainer's data-parallel mesh
     mesh = mesh_lib.make_mesh()
     spec = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(mesh_lib.DATA_AXIS))
     x, g = jax.device_put(x, spec), jax.device_put(g, spec)
-  _, vjp = jax.vjp(lambda w: layers._xla_conv(x, w, stride, pad), w)
+  _, vjp = jax.vjp(lambda w: cpu_kernels.xla_conv(x, w, stride, pad), w)
   expected = vjp(g)[0]
-  got = jax.jit(lambda x, g: layers.tap_kernel_grad(x, g, w.shape, stride, pad))(x, g)
+  got = jax.jit(lambda x, g: cpu_kernels.tap_kernel_grad(x, g, w.shape, stride, pad))(x, g)
   np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)

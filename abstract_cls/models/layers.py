@@ -12,7 +12,6 @@ Why custom layers instead of nnx.Conv / nnx.Linear directly:
   batch-norm statistics.
 """
 import contextlib
-import functools
 import math
 from typing import Any
 
@@ -21,9 +20,10 @@ import jax.numpy as jnp
 from flax import nnx
 from jax import lax
 
+from abstract_cls.models import cpu_kernels
 from abstract_cls.models import cpu_lowering
 
-_DIMS = ('NHWC', 'HWIO', 'NHWC')
+_DIMS = cpu_kernels.DIMS
 NORMS = ('batch', 'group', 'none')
 CONV_IMPLS = cpu_lowering.CONV_IMPLS
 
@@ -147,7 +147,7 @@ def conv2d(x, w, stride: int, padding: int, impl: str):
     return lax.conv_general_dilated(x, w, (stride, stride), pads,
                                     dimension_numbers=_DIMS)
   if impl == 'xla_tap_grad':
-    return _conv_tap_grad(x, w, stride, padding)
+    return cpu_kernels.conv_tap_grad(x, w, stride, padding)
   kh, kw, cin, cout = w.shape
   if kh == kw == 1 and padding == 0:
     patches = x[:, ::stride, ::stride, :]
@@ -156,99 +156,6 @@ def conv2d(x, w, stride: int, padding: int, impl: str):
       x, (kh, kw), (stride, stride), pads, dimension_numbers=_DIMS)
   # Patch features are ordered (C, kh, kw); bring the kernel into that order.
   return jnp.dot(patches, w.transpose(2, 0, 1, 3).reshape(cin * kh * kw, cout))
-
-
-def _xla_conv(x, w, stride, padding):
-  return lax.conv_general_dilated(x, w, (stride, stride),
-                                  [(padding, padding)] * 2,
-                                  dimension_numbers=_DIMS)
-
-
-def _strided_taps(x, kh, kw, stride, padding, ho, wo):
-  """The kh*kw strided views of padded x that each kernel tap multiplies."""
-  x = jnp.pad(x, [(0, 0), (padding, padding), (padding, padding), (0, 0)])
-  return [lax.slice(x, (0, i, j, 0),
-                    (x.shape[0], i + stride * (ho - 1) + 1,
-                     j + stride * (wo - 1) + 1, x.shape[3]),
-                    (1, stride, stride, 1))
-          for i in range(kh) for j in range(kw)]
-
-
-# XLA:CPU's kernel gradient is pathological on most shapes (3x3 on 32x32x16:
-# ~190 ms against ~7 ms for the input gradient, batch 128), while its forward
-# pass and input gradient are fine. This keeps XLA's forward and input gradient
-# and computes the kernel gradient as a matrix product of the concatenated
-# strided taps with the output gradient, a few images at a time
-# (benchmarks/conv_lowering_results.md, 'chunked tap gradient').
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def _conv_tap_grad(x, w, stride, padding):
-  return _xla_conv(x, w, stride, padding)
-
-
-def _conv_tap_grad_fwd(x, w, stride, padding):
-  return _xla_conv(x, w, stride, padding), (x, w)
-
-
-def _conv_tap_grad_bwd(stride, padding, residuals, g):
-  x, w = residuals
-  # Input gradient: XLA's own; dead code (dropped) when x is the image.
-  _, x_vjp = jax.vjp(lambda x: _xla_conv(x, w, stride, padding), x)
-  (dx,) = x_vjp(g)
-  dw = tap_kernel_grad(x, g, w.shape, stride, padding)
-  return dx, dw.astype(w.dtype)
-
-
-_conv_tap_grad.defvjp(_conv_tap_grad_fwd, _conv_tap_grad_bwd)
-
-# Bytes of concatenated taps per chunk: the tap product runs several times
-# faster when a chunk's taps stay in cache (0.6-2.5 MB measured best on a
-# 2-core EPYC; the whole batch at once, 10-300 MB, is 2-10x slower).
-TAP_CHUNK_BYTES = 2 << 20
-
-
-def tap_chunk_images(per_shard_batch: int, per_image_bytes: int) -> int:
-  """Largest divisor of the per-shard batch whose taps fit TAP_CHUNK_BYTES."""
-  limit = max(1, TAP_CHUNK_BYTES // per_image_bytes)
-  return max(d for d in range(1, min(limit, per_shard_batch) + 1)
-             if per_shard_batch % d == 0)
-
-
-def tap_kernel_grad(x, g, w_shape, stride: int, padding: int):
-  """Kernel gradient of an NHWC x HWIO conv as a chunked tap product.
-
-  The batch is split as (shards, chunks, images) with shards = the device
-  count when it divides the batch, so that under data parallelism each device
-  scans its own images and the only cross-device sum is the final one.
-  """
-  kh, kw, cin, cout = w_shape
-  b, ho, wo = g.shape[:3]
-  shards = jax.device_count() if b % jax.device_count() == 0 else 1
-  per_image = ho * wo * kh * kw * cin * x.dtype.itemsize
-  images = tap_chunk_images(b // shards, per_image)
-  chunks = b // shards // images
-
-  def split(a):  # (b, ...) -> (chunks, shards, images, ...)
-    a = a.reshape(shards, chunks, images, *a.shape[1:])
-    return jnp.swapaxes(a, 0, 1)
-
-  def chunk_grad(acc, xg):
-    xc, gc = xg
-    xc = xc.reshape(shards * images, *xc.shape[2:])
-    taps = jnp.concatenate(_strided_taps(xc, kh, kw, stride, padding, ho, wo), -1)
-    taps = taps.reshape(shards, images * ho * wo, kh * kw * cin)
-    gc = gc.reshape(shards, images * ho * wo, cout)
-    return acc + jnp.einsum('snk,sno->sko', taps, gc,
-                            preferred_element_type=jnp.float32), None
-
-  acc = jnp.zeros((shards, kh * kw * cin, cout), jnp.float32)
-  if chunks == 1:
-    acc, _ = chunk_grad(acc, (split(x)[0], split(g)[0]))
-  else:
-    acc, _ = lax.scan(chunk_grad, acc, (split(x), split(g)))
-  return acc.sum(0).reshape(kh, kw, cin, cout)
-
-
-_conv_tap_grad.defvjp(_conv_tap_grad_fwd, _conv_tap_grad_bwd)
 
 
 class Dense(nnx.Module):
@@ -324,79 +231,10 @@ def max_pool(x, size: int, stride: int, padding: int = 0, *, name: str,
                           [(0, 0), (padding, padding), (padding, padding),
                            (0, 0)])
   else:
-    y = _max_pool_slices(x, size, stride, padding)
+    y = cpu_kernels.max_pool_phases(x, size, stride, padding)
   _record(name, 'pool', x, y, (size, size), (stride, stride),
           (padding, padding))
   return y
-
-
-def _max_pool_slices(x, size, stride, padding):
-  return _max_pool_phases(x, size, stride, padding)
-
-
-# Max-pool as a max over size*size views, with a hand-written gradient.
-# The views are contiguous windows of the stride's phase planes (x reshaped to
-# (b, hq, stride, wq, stride, c)), so neither pass strides through memory: the
-# gradient routes each output gradient to its window's first maximum and
-# scatters it back with cheap pads on the small phase planes. XLA's own
-# gradient of reduce_window, and autodiff of a max over strided slices, were
-# 24x and 5x the forward pass on XLA:CPU (3x3/2 on 32x32x64, batch 128;
-# benchmarks/conv_lowering_results.md, 'max-pool').
-@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3))
-def _max_pool_phases(x, size, stride, padding):
-  return _max_pool_phases_fwd(x, size, stride, padding)[0]
-
-
-def _pool_geometry(x_shape, size, stride, padding):
-  _, h, w, _ = x_shape
-  ho = output_size(h, size, stride, padding)
-  wo = output_size(w, size, stride, padding)
-  # Phase planes must hold every window ((size-1)//stride + ho rows) and every
-  # padded input row (h + 2*padding).
-  hq = max(-(-(h + 2 * padding) // stride), (size - 1) // stride + ho)
-  wq = max(-(-(w + 2 * padding) // stride), (size - 1) // stride + wo)
-  return ho, wo, hq, wq
-
-
-def _max_pool_phases_fwd(x, size, stride, padding):
-  b, h, w, c = x.shape
-  ho, wo, hq, wq = _pool_geometry(x.shape, size, stride, padding)
-  xp = jnp.pad(x, [(0, 0), (padding, stride * hq - h - padding),
-                   (padding, stride * wq - w - padding), (0, 0)],
-               constant_values=-jnp.inf)
-  phases = xp.reshape(b, hq, stride, wq, stride, c).transpose(0, 2, 4, 1, 3, 5)
-  y = index = None
-  for t, (i, j) in enumerate((i, j) for i in range(size) for j in range(size)):
-    view = lax.slice(phases, (0, i % stride, j % stride, i // stride, j // stride, 0),
-                     (b, i % stride + 1, j % stride + 1, i // stride + ho,
-                      j // stride + wo, c))[:, 0, 0]
-    if y is None:
-      y, index = view, jnp.zeros(view.shape, jnp.int8)
-    else:
-      better = view > y  # strict: the first maximum keeps the gradient
-      y, index = jnp.where(better, view, y), jnp.where(better, jnp.int8(t), index)
-  return y, (index, x.shape)
-
-
-def _max_pool_phases_bwd(size, stride, padding, residuals, g):
-  index, (b, h, w, c) = residuals
-  ho, wo, hq, wq = _pool_geometry((b, h, w, c), size, stride, padding)
-  zero = jnp.zeros((), g.dtype)
-  planes = {}
-  for t, (i, j) in enumerate((i, j) for i in range(size) for j in range(size)):
-    routed = jnp.where(index == t, g, zero)
-    placed = jnp.pad(routed, [(0, 0), (i // stride, hq - i // stride - ho),
-                              (j // stride, wq - j // stride - wo), (0, 0)])
-    key = (i % stride, j % stride)
-    planes[key] = placed if key not in planes else planes[key] + placed
-  empty = jnp.zeros((b, hq, wq, c), g.dtype)
-  phases = jnp.stack([jnp.stack([planes.get((p, q), empty) for q in range(stride)], 1)
-                      for p in range(stride)], 1)  # (b, stride, stride, hq, wq, c)
-  dxp = phases.transpose(0, 3, 1, 4, 2, 5).reshape(b, hq * stride, wq * stride, c)
-  return (dxp[:, padding:padding + h, padding:padding + w, :],)
-
-
-_max_pool_phases.defvjp(_max_pool_phases_fwd, _max_pool_phases_bwd)
 
 
 def global_avg_pool(x, *, name: str):
