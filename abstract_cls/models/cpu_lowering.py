@@ -6,8 +6,8 @@ batch 128): a 3x3 conv on a 2x2x512 map runs at ~2 GFLOP/s; the kernel
 gradient of almost every conv, and the 3x3/2 max-pool's gradient, are many
 times slower than the forward pass. Written as ``conv_general_dilated_patches``
 + a matrix product (tiny maps), as a chunked product of strided taps (kernel
-gradients) and as a max over strided slices (max-pool), they run many times
-faster.
+gradients) and as a max over phase-plane windows with a hand-written gradient
+(max-pool, cpu_kernels.max_pool_phases), they run many times faster.
 
 The rule is decided at trace time from static shapes. On any backend other
 than CPU, 'auto' is always plain XLA: GPU/TPU convolutions have no such cliffs.

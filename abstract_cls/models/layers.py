@@ -142,10 +142,8 @@ class Conv(nnx.Module):
 
 def conv2d(x, w, stride: int, padding: int, impl: str):
   """NHWC x HWIO convolution lowered as XLA conv or as patches + dot."""
-  pads = [(padding, padding)] * 2
   if impl == 'xla':
-    return lax.conv_general_dilated(x, w, (stride, stride), pads,
-                                    dimension_numbers=_DIMS)
+    return cpu_kernels.xla_conv(x, w, stride, padding)
   if impl == 'xla_tap_grad':
     return cpu_kernels.conv_tap_grad(x, w, stride, padding)
   kh, kw, cin, cout = w.shape
@@ -153,7 +151,8 @@ def conv2d(x, w, stride: int, padding: int, impl: str):
     patches = x[:, ::stride, ::stride, :]
     return jnp.dot(patches, w.reshape(cin, cout))
   patches = lax.conv_general_dilated_patches(
-      x, (kh, kw), (stride, stride), pads, dimension_numbers=_DIMS)
+      x, (kh, kw), (stride, stride), [(padding, padding)] * 2,
+      dimension_numbers=_DIMS)
   # Patch features are ordered (C, kh, kw); bring the kernel into that order.
   return jnp.dot(patches, w.transpose(2, 0, 1, 3).reshape(cin * kh * kw, cout))
 
