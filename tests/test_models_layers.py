@@ -20,15 +20,18 @@ from abstract_cls.models import layers
     ((2, 2, 8), 3, 1, 1, 8),
     ((9, 9, 2), 5, 1, 0, 3),
     ((8, 8, 4), 1, 2, 0, 6),
+    ((4, 4, 8), 3, 2, 1, 8),
+    ((1, 1, 8), 3, 1, 1, 8),
+    ((2, 2, 3), 2, 1, 2, 4),  # the corner windows lie wholly in the padding
 ])
-def test_patches_conv_matches_xla(hwc, k, stride, pad, cout):
+def test_conv_lowerings_match_xla(hwc, k, stride, pad, cout):
   x = jax.random.normal(jax.random.key(0), (2,) + hwc)
   w = jax.random.normal(jax.random.key(1), (k, k, hwc[2], cout))
 
   @jax.jit
   def both(x, w):
     results = {}
-    for impl in ('xla', 'patches', 'xla_tap_grad'):
+    for impl in ('xla', 'patches', 'positions', 'xla_tap_grad'):
       conv = functools.partial(layers.conv2d, stride=stride, padding=pad,
                                impl=impl)
       loss = lambda x, w: jnp.sum(conv(x, w) ** 2)
@@ -37,7 +40,7 @@ def test_patches_conv_matches_xla(hwc, k, stride, pad, cout):
 
   results = both(x, w)
   assert results['xla'][0].shape[1] == layers.output_size(hwc[0], k, stride, pad)
-  for impl in ('patches', 'xla_tap_grad'):
+  for impl in ('patches', 'positions', 'xla_tap_grad'):
     for a, b in zip(results['xla'], results[impl]):
       np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
@@ -108,17 +111,18 @@ def test_auto_lowering_rule():
   from abstract_cls.models import cpu_lowering
   assert jax.default_backend() == 'cpu'
   rule = cpu_lowering.conv_lowering
-  assert rule('auto', (8, 2, 2, 512), (3, 3, 512, 512), 1) == 'patches'
-  assert rule('auto', (8, 4, 4, 256), (3, 3, 256, 512), 2) == 'patches'
-  assert rule('auto', (8, 4, 4, 256), (3, 3, 256, 256), 1) == 'xla_tap_grad'
-  assert rule('auto', (8, 16, 16, 64), (3, 3, 64, 64), 1) == 'xla_tap_grad'
-  assert rule('auto', (8, 16, 16, 64), (3, 3, 64, 128), 2) == 'xla_tap_grad'
-  assert rule('auto', (8, 32, 32, 16), (3, 3, 16, 16), 1) == 'xla_tap_grad'
-  assert rule('auto', (8, 16, 16, 64), (1, 1, 64, 128), 2) == 'xla_tap_grad'
-  assert rule('auto', (8, 2, 2, 1024), (1, 1, 1024, 256), 1) == 'xla_tap_grad'
-  assert rule('auto', (8, 64, 64, 3), (7, 7, 3, 64), 2) == 'xla_tap_grad'
-  assert rule('xla', (8, 2, 2, 512), (3, 3, 512, 512), 1) == 'xla'
-  assert rule('patches', (8, 16, 16, 64), (3, 3, 64, 64), 1) == 'patches'
+  assert rule('auto', (8, 2, 2, 512), (3, 3, 512, 512), 1, 1) == 'positions'
+  assert rule('auto', (8, 4, 4, 256), (3, 3, 256, 512), 2, 1) == 'positions'
+  assert rule('auto', (8, 1, 1, 512), (3, 3, 512, 512), 1, 1) == 'positions'
+  assert rule('auto', (8, 4, 4, 256), (3, 3, 256, 256), 1, 1) == 'xla_tap_grad'
+  assert rule('auto', (8, 16, 16, 64), (3, 3, 64, 64), 1, 1) == 'xla_tap_grad'
+  assert rule('auto', (8, 16, 16, 64), (3, 3, 64, 128), 2, 1) == 'xla_tap_grad'
+  assert rule('auto', (8, 32, 32, 16), (3, 3, 16, 16), 1, 1) == 'xla_tap_grad'
+  assert rule('auto', (8, 16, 16, 64), (1, 1, 64, 128), 2, 0) == 'xla_tap_grad'
+  assert rule('auto', (8, 2, 2, 1024), (1, 1, 1024, 256), 1, 0) == 'xla_tap_grad'
+  assert rule('auto', (8, 64, 64, 3), (7, 7, 3, 64), 2, 3) == 'xla_tap_grad'
+  assert rule('xla', (8, 2, 2, 512), (3, 3, 512, 512), 1, 1) == 'xla'
+  assert rule('patches', (8, 16, 16, 64), (3, 3, 64, 64), 1, 1) == 'patches'
 
 
 @nnx.jit

@@ -2,7 +2,9 @@
 
 - ``conv_tap_grad``: XLA's forward convolution and input gradient, with the kernel
   gradient taken by ``tap_kernel_grad``, a chunked product of strided taps.
-- ``max_pool_phases``: max-pool over the stride's phase planes with a hand-written
+- ``conv_positions``: a conv with a tiny output map as one matrix product per
+  output position.
+- ``max_pool_strided``: max-pool over strided views with a hand-written
   gradient.
 Both are checked against XLA's own results in tests/test_models_layers.py.
 """
@@ -58,6 +60,36 @@ def _conv_tap_grad_bwd(stride, padding, residuals, g):
 conv_tap_grad.defvjp(_conv_tap_grad_fwd, _conv_tap_grad_bwd)
 
 
+def conv_positions(x, w, stride: int, padding: int):
+  """A conv as one matrix product per output position (for tiny output maps).
+
+  Each output position multiplies the input window it sees, cut to the real
+  input (padding contributes nothing), by the matching slice of the kernel.
+  Autodiff of slices and dots gives both gradients as matrix products too.
+  XLA:CPU's own conv is pathological on these maps (3x3 on 2x2x512: ~1.8 s
+  forward at batch 128) and patches + one dot pays for an im2col conv and its
+  transpose; here forward + both gradients take 36 ms against 140 ms for patches
+  (benchmarks/conv_lowering_results.md, 'tiny maps').
+  """
+  b, h, wd, _ = x.shape
+  kh, kw, _, cout = w.shape
+  ho = (h + 2 * padding - kh) // stride + 1
+  wo = (wd + 2 * padding - kw) // stride + 1
+  outputs = []
+  for i in range(ho):
+    for j in range(wo):
+      top, left = stride * i - padding, stride * j - padding
+      r0, r1 = max(top, 0), min(top + kh, h)
+      c0, c1 = max(left, 0), min(left + kw, wd)
+      if r0 >= r1 or c0 >= c1:  # the window lies wholly in the padding
+        outputs.append(jnp.zeros((b, cout), x.dtype))
+        continue
+      window = x[:, r0:r1, c0:c1, :].reshape(b, -1)
+      taps = w[r0 - top:r1 - top, c0 - left:c1 - left].reshape(-1, cout)
+      outputs.append(jnp.dot(window, taps))
+  return jnp.stack(outputs, 1).reshape(b, ho, wo, cout)
+
+
 # Bytes of concatenated taps per chunk: the tap product runs several times
 # faster when a chunk's taps stay in cache (0.6-2.5 MB measured best on a
 # 2-core EPYC; the whole batch at once, 10-300 MB, is 2-10x slower).
@@ -106,42 +138,37 @@ def tap_kernel_grad(x, g, w_shape, stride: int, padding: int):
   return acc.sum(0).reshape(kh, kw, cin, cout)
 
 
-# Max-pool as a max over size*size views, with a hand-written gradient.
-# The views are contiguous windows of the stride's phase planes (x reshaped to
-# (b, hq, stride, wq, stride, c)), so neither pass strides through memory: the
-# gradient routes each output gradient to its window's first maximum and
-# scatters it back with cheap pads on the small phase planes. XLA's own
-# gradient of reduce_window, and autodiff of a max over strided slices, were
-# 24x and 5x the forward pass on XLA:CPU (3x3/2 on 32x32x64, batch 128;
+# Max-pool as a max over size*size strided views, with a hand-written
+# gradient: each output gradient goes to its window's first maximum (an int8
+# tap index saved by the forward pass) and is put back in place by an
+# interior-padded pad per tap, which XLA fuses with the sum over taps and with
+# the batch-norm and ReLU gradients around it. XLA's own gradient of
+# reduce_window, and autodiff of the strided views, are 24x and 5x the forward
+# pass on XLA:CPU. An earlier version worked on the stride's phase planes; its
+# transposes doubled the cost of the stem's batch norm + ReLU + max-pool
+# (forward + gradient, 3x3/2 on 32x32x64, batch 128: 223 ms against 115 ms
+# here, and 116 ms with the pool replaced by a plain subsample;
 # benchmarks/conv_lowering_results.md, 'max-pool').
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3))
-def max_pool_phases(x, size, stride, padding):
-  return _max_pool_phases_fwd(x, size, stride, padding)[0]
+def max_pool_strided(x, size, stride, padding):
+  return _max_pool_strided_fwd(x, size, stride, padding)[0]
 
 
-def _pool_geometry(x_shape, size, stride, padding):
-  _, h, w, _ = x_shape
-  ho = (h + 2 * padding - size) // stride + 1
-  wo = (w + 2 * padding - size) // stride + 1
-  # Phase planes must hold every window ((size-1)//stride + ho rows) and every
-  # padded input row (h + 2*padding).
-  hq = max(-(-(h + 2 * padding) // stride), (size - 1) // stride + ho)
-  wq = max(-(-(w + 2 * padding) // stride), (size - 1) // stride + wo)
-  return ho, wo, hq, wq
+def _pool_output_size(n, size, stride, padding):
+  return (n + 2 * padding - size) // stride + 1
 
 
-def _max_pool_phases_fwd(x, size, stride, padding):
+def _max_pool_strided_fwd(x, size, stride, padding):
   b, h, w, c = x.shape
-  ho, wo, hq, wq = _pool_geometry(x.shape, size, stride, padding)
-  xp = jnp.pad(x, [(0, 0), (padding, stride * hq - h - padding),
-                   (padding, stride * wq - w - padding), (0, 0)],
+  ho = _pool_output_size(h, size, stride, padding)
+  wo = _pool_output_size(w, size, stride, padding)
+  xp = jnp.pad(x, [(0, 0), (padding, padding), (padding, padding), (0, 0)],
                constant_values=-jnp.inf)
-  phases = xp.reshape(b, hq, stride, wq, stride, c).transpose(0, 2, 4, 1, 3, 5)
   y = index = None
   for t, (i, j) in enumerate((i, j) for i in range(size) for j in range(size)):
-    view = lax.slice(phases, (0, i % stride, j % stride, i // stride, j // stride, 0),
-                     (b, i % stride + 1, j % stride + 1, i // stride + ho,
-                      j // stride + wo, c))[:, 0, 0]
+    view = lax.slice(xp, (0, i, j, 0),
+                     (b, i + stride * (ho - 1) + 1, j + stride * (wo - 1) + 1, c),
+                     (1, stride, stride, 1))
     if y is None:
       y, index = view, jnp.zeros(view.shape, jnp.int8)
     else:
@@ -150,22 +177,22 @@ def _max_pool_phases_fwd(x, size, stride, padding):
   return y, (index, x.shape)
 
 
-def _max_pool_phases_bwd(size, stride, padding, residuals, g):
+def _max_pool_strided_bwd(size, stride, padding, residuals, g):
   index, (b, h, w, c) = residuals
-  ho, wo, hq, wq = _pool_geometry((b, h, w, c), size, stride, padding)
+  ho = _pool_output_size(h, size, stride, padding)
+  wo = _pool_output_size(w, size, stride, padding)
+  hp, wp = h + 2 * padding, w + 2 * padding
   zero = jnp.zeros((), g.dtype)
-  planes = {}
+  dxp = None
   for t, (i, j) in enumerate((i, j) for i in range(size) for j in range(size)):
     routed = jnp.where(index == t, g, zero)
-    placed = jnp.pad(routed, [(0, 0), (i // stride, hq - i // stride - ho),
-                              (j // stride, wq - j // stride - wo), (0, 0)])
-    key = (i % stride, j % stride)
-    planes[key] = placed if key not in planes else planes[key] + placed
-  empty = jnp.zeros((b, hq, wq, c), g.dtype)
-  phases = jnp.stack([jnp.stack([planes.get((p, q), empty) for q in range(stride)], 1)
-                      for p in range(stride)], 1)  # (b, stride, stride, hq, wq, c)
-  dxp = phases.transpose(0, 3, 1, 4, 2, 5).reshape(b, hq * stride, wq * stride, c)
+    placed = lax.pad(routed, zero, [
+        (0, 0, 0),
+        (i, hp - i - stride * (ho - 1) - 1, stride - 1),
+        (j, wp - j - stride * (wo - 1) - 1, stride - 1),
+        (0, 0, 0)])
+    dxp = placed if dxp is None else dxp + placed
   return (dxp[:, padding:padding + h, padding:padding + w, :],)
 
 
-max_pool_phases.defvjp(_max_pool_phases_fwd, _max_pool_phases_bwd)
+max_pool_strided.defvjp(_max_pool_strided_fwd, _max_pool_strided_bwd)

@@ -4,10 +4,11 @@ XLA:CPU runs convolution forward passes and input gradients well but has
 pathological cases (measured by ``benchmarks/conv_lowering.py``, 2-core CPU,
 batch 128): a 3x3 conv on a 2x2x512 map runs at ~2 GFLOP/s; the kernel
 gradient of almost every conv, and the 3x3/2 max-pool's gradient, are many
-times slower than the forward pass. Written as ``conv_general_dilated_patches``
-+ a matrix product (tiny maps), as a chunked product of strided taps (kernel
-gradients) and as a max over phase-plane windows with a hand-written gradient
-(max-pool, cpu_kernels.max_pool_phases), they run many times faster.
+times slower than the forward pass. Written as one matrix product per output
+position (tiny maps, cpu_kernels.conv_positions), as a chunked product of
+strided taps (kernel gradients) and as a max over strided views with a
+hand-written gradient (max-pool, cpu_kernels.max_pool_strided), they run many
+times faster.
 
 The rule is decided at trace time from static shapes. On any backend other
 than CPU, 'auto' is always plain XLA: GPU/TPU convolutions have no such cliffs.
@@ -21,28 +22,32 @@ def _on_cpu() -> bool:
   return jax.default_backend() == 'cpu'
 
 
-def conv_lowering(conv_impl: str, x_shape, w_shape, stride: int) -> str:
-  """Returns 'xla', 'patches' or 'xla_tap_grad' for one convolution."""
+def conv_lowering(conv_impl: str, x_shape, w_shape, stride: int,
+                  padding: int) -> str:
+  """Returns 'xla', 'patches', 'positions' or 'xla_tap_grad' for one conv."""
   if conv_impl != 'auto':
     return conv_impl
   if not _on_cpu():
     return 'xla'
   _, h, w, _ = x_shape
   kh, kw, _, _ = w_shape
+  out_positions = (((h + 2 * padding - kh) // stride + 1)
+                   * ((w + 2 * padding - kw) // stride + 1))
   # A spatial kernel producing a tiny map (<= 2x2: 3x3 on 2x2x512, 3x3/2 on
   # 4x4x256): XLA:CPU's conv emitter falls off a cliff there (~1.8 s forward
-  # and ~0.4 s input gradient at batch 128), while patches + dot is one
-  # well-shaped GEMM (0.1 s forward + both gradients).
-  if (h // stride) * (w // stride) <= 4 and kh * kw > 1:
-    return 'patches'
+  # at batch 128). One matrix product per output position takes forward + both
+  # gradients in 36 ms (3x3 2x2x512) and 27 ms (3x3/2 4x4x256), against 140 and
+  # 121 ms for patches + dot; on 4x4 outputs it only ties the tap gradient.
+  if out_positions <= 4 and kh * kw > 1:
+    return 'positions'
   # Everywhere else XLA's forward pass and input gradient are fine but its
   # kernel gradient is many times the forward (3x3 on 32x32x16: 274 ms forward
   # + both gradients against 8 ms forward; 1x1 on 16x16x64: 523 ms against
   # 53 ms). The chunked tap product takes that gradient at about the cost of a
-  # forward pass (24 and 105 ms); patches are far slower on the 4x4 maps the
-  # old rule gave them (3x3 on 4x4x256: 485 ms against 53 ms). Measured by
+  # forward pass (24 and 105 ms); patches are far slower on 4x4 maps
+  # (3x3 on 4x4x256: 485 ms against 53 ms). Measured by
   # benchmarks/conv_lowering.py ops (conv_lowering_results.md, 'chunked tap
-  # gradient'); no measured shape got slower beyond the noise.
+  # gradient' and 'tiny maps'); no measured shape got slower beyond the noise.
   return 'xla_tap_grad'
 
 

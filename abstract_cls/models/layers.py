@@ -131,7 +131,7 @@ class Conv(nnx.Module):
     x = x.astype(self.dtype)
     w = self.kernel[...].astype(self.dtype)
     impl = cpu_lowering.conv_lowering(
-        self.conv_impl, x.shape, w.shape, self.stride)
+        self.conv_impl, x.shape, w.shape, self.stride, self.padding)
     y = conv2d(x, w, self.stride, self.padding, impl)
     if self.bias is not None:
       y = y + self.bias[...].astype(self.dtype)
@@ -141,11 +141,13 @@ class Conv(nnx.Module):
 
 
 def conv2d(x, w, stride: int, padding: int, impl: str):
-  """NHWC x HWIO convolution lowered as XLA conv or as patches + dot."""
+  """NHWC x HWIO convolution in the lowering cpu_lowering.conv_lowering chose."""
   if impl == 'xla':
     return cpu_kernels.xla_conv(x, w, stride, padding)
   if impl == 'xla_tap_grad':
     return cpu_kernels.conv_tap_grad(x, w, stride, padding)
+  if impl == 'positions':
+    return cpu_kernels.conv_positions(x, w, stride, padding)
   kh, kw, cin, cout = w.shape
   if kh == kw == 1 and padding == 0:
     patches = x[:, ::stride, ::stride, :]
@@ -230,7 +232,7 @@ def max_pool(x, size: int, stride: int, padding: int = 0, *, name: str,
                           [(0, 0), (padding, padding), (padding, padding),
                            (0, 0)])
   else:
-    y = cpu_kernels.max_pool_phases(x, size, stride, padding)
+    y = cpu_kernels.max_pool_strided(x, size, stride, padding)
   _record(name, 'pool', x, y, (size, size), (stride, stride),
           (padding, padding))
   return y
