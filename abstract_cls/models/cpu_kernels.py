@@ -17,6 +17,11 @@ from jax import lax
 DIMS = ('NHWC', 'HWIO', 'NHWC')
 
 
+def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
+  """O = floor((I - K + 2P) / S) + 1."""
+  return (size - kernel + 2 * padding) // stride + 1
+
+
 def xla_conv(x, w, stride, padding):
   return lax.conv_general_dilated(x, w, (stride, stride),
                                   [(padding, padding)] * 2,
@@ -73,8 +78,8 @@ def conv_positions(x, w, stride: int, padding: int):
   """
   b, h, wd, _ = x.shape
   kh, kw, _, cout = w.shape
-  ho = (h + 2 * padding - kh) // stride + 1
-  wo = (wd + 2 * padding - kw) // stride + 1
+  ho = output_size(h, kh, stride, padding)
+  wo = output_size(wd, kw, stride, padding)
   outputs = []
   for i in range(ho):
     for j in range(wo):
@@ -154,14 +159,10 @@ def max_pool_strided(x, size, stride, padding):
   return _max_pool_strided_fwd(x, size, stride, padding)[0]
 
 
-def _pool_output_size(n, size, stride, padding):
-  return (n + 2 * padding - size) // stride + 1
-
-
 def _max_pool_strided_fwd(x, size, stride, padding):
   b, h, w, c = x.shape
-  ho = _pool_output_size(h, size, stride, padding)
-  wo = _pool_output_size(w, size, stride, padding)
+  ho = output_size(h, size, stride, padding)
+  wo = output_size(w, size, stride, padding)
   xp = jnp.pad(x, [(0, 0), (padding, padding), (padding, padding), (0, 0)],
                constant_values=-jnp.inf)
   y = index = None
@@ -179,8 +180,8 @@ def _max_pool_strided_fwd(x, size, stride, padding):
 
 def _max_pool_strided_bwd(size, stride, padding, residuals, g):
   index, (b, h, w, c) = residuals
-  ho = _pool_output_size(h, size, stride, padding)
-  wo = _pool_output_size(w, size, stride, padding)
+  ho = output_size(h, size, stride, padding)
+  wo = output_size(w, size, stride, padding)
   hp, wp = h + 2 * padding, w + 2 * padding
   zero = jnp.zeros((), g.dtype)
   dxp = None

@@ -15,6 +15,8 @@ than CPU, 'auto' is always plain XLA: GPU/TPU convolutions have no such cliffs.
 """
 import jax
 
+from abstract_cls.models import cpu_kernels
+
 CONV_IMPLS = ('auto', 'xla', 'patches')
 
 
@@ -31,8 +33,8 @@ def conv_lowering(conv_impl: str, x_shape, w_shape, stride: int,
     return 'xla'
   _, h, w, _ = x_shape
   kh, kw, _, _ = w_shape
-  out_positions = (((h + 2 * padding - kh) // stride + 1)
-                   * ((w + 2 * padding - kw) // stride + 1))
+  out_positions = (cpu_kernels.output_size(h, kh, stride, padding)
+                   * cpu_kernels.output_size(w, kw, stride, padding))
   # A spatial kernel producing a tiny map (<= 2x2: 3x3 on 2x2x512, 3x3/2 on
   # 4x4x256): XLA:CPU's conv emitter falls off a cliff there (~1.8 s forward
   # at batch 128). One matrix product per output position takes forward + both

@@ -51,9 +51,7 @@ def _record(name, kind, x, y, kernel, stride, padding):
         stride=tuple(stride), padding=tuple(padding)))
 
 
-def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
-  """O = floor((I - K + 2P) / S) + 1."""
-  return (size - kernel + 2 * padding) // stride + 1
+output_size = cpu_kernels.output_size
 
 
 class LayerNamer:
