@@ -23,4 +23,7 @@ def get_config():
   config.train.num_epochs = 8.0
   config.optimizer.lr = 0.1
   config.loss.label_smoothing = 0.1
+  # 16 columns in the inspect heatmap of per-layer gradient norms over 256 steps
+  # (default.py's 200 gives one).
+  config.train.layer_norms_every = 16
   return config
