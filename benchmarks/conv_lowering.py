@@ -4,6 +4,8 @@ ResNet-18 training step. Decides cpu_lowering.conv_lowering's rule.
   python benchmarks/conv_lowering.py ops     # per-shape fwd and fwd+bwd ms
   python benchmarks/conv_lowering.py stem    # the 7x7/2 stem, three lowerings
   python benchmarks/conv_lowering.py step    # ResNet-18 @64, batch 128, SGD
+  python benchmarks/conv_lowering.py rules resnet20 32   # the auto rule against
+      # alternatives, in a whole training step (MODEL SIZE; ResNet-18 @64 default)
 
 Timings alternate the variants in the same process and repeat them, so that
 load from other processes on a shared machine hits both alike; compare the
@@ -20,6 +22,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
+from abstract_cls.models import cpu_lowering
 from abstract_cls.models import get_model
 from abstract_cls.models import layers
 
@@ -176,11 +179,71 @@ def train_step(name='resnet18', size=64, impls=('xla', 'auto'),
   return result
 
 
+def _xla_kernel_grad_rule(min_in_channels):
+  """The auto rule, but XLA's own kernel gradient for spatial kernels with at
+  least min_in_channels input channels (instead of the chunked tap product)."""
+  def rule(conv_impl, x_shape, w_shape, stride, padding):
+    impl = auto_rule(conv_impl, x_shape, w_shape, stride, padding)
+    if (impl == 'xla_tap_grad' and w_shape[0] * w_shape[1] > 1
+        and x_shape[3] >= min_in_channels):
+      return 'xla'
+    return impl
+  return rule
+
+
+auto_rule = cpu_lowering.conv_lowering
+RULES = {
+    'auto': auto_rule,
+    'xla_kernel_grad_c64': _xla_kernel_grad_rule(64),
+    'xla_kernel_grad_c8': _xla_kernel_grad_rule(8),
+}
+
+
+def rules(name='resnet18', size=64, rounds=int(os.environ.get('ROUNDS', 8)),
+          steps=int(os.environ.get('STEPS', 3))):
+  """Whole training steps under each rule in RULES, alternated round by round.
+
+  Per-op timings did not predict this: XLA's kernel gradient ties or beats the
+  tap product per op on ResNet-20's shapes, yet the step was slower with it.
+  The rule is consulted at trace time, so each model compiles under its rule.
+  """
+  x = jax.random.normal(jax.random.key(0), (B, size, size, 3))
+  y = jax.random.randint(jax.random.key(1), (B,), 0, 20)
+  runs = {}
+  try:
+    for label, rule in RULES.items():
+      cpu_lowering.conv_lowering = rule
+      model = get_model(name, num_classes=20, rngs=nnx.Rngs(0), conv_impl='auto',
+                        input_size=size)
+      model.train()
+      step, state = make_step(model)
+      for _ in range(2):
+        jax.block_until_ready(step(*state, x, y))
+      runs[label] = dict(step=step, state=state, rates=[])
+  finally:
+    cpu_lowering.conv_lowering = auto_rule
+  for _ in range(rounds):
+    for run in runs.values():
+      t = time.perf_counter()
+      for _ in range(steps):
+        loss = run['step'](*run['state'], x, y)
+      loss.block_until_ready()
+      run['rates'].append(round(B * steps / (time.perf_counter() - t), 1))
+  result = {label: dict(img_per_s=run['rates'],
+                        median=sorted(run['rates'])[len(run['rates']) // 2])
+            for label, run in runs.items()}
+  result.update(model=name, input=size, batch=B, nproc=os.cpu_count())
+  print(json.dumps(result), flush=True)
+  return result
+
+
 if __name__ == '__main__':
   what = sys.argv[1] if len(sys.argv) > 1 else 'ops'
   if what == 'ops':
     ops()
   elif what == 'stem':
     stem()
+  elif what == 'rules':
+    rules(*(sys.argv[2:3] or ['resnet18']), *map(int, sys.argv[3:4]))
   else:
     train_step(stem=os.environ.get('STEM', 'imagenet'))

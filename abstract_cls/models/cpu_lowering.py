@@ -50,6 +50,9 @@ def conv_lowering(conv_impl: str, x_shape, w_shape, stride: int,
   # (3x3 on 4x4x256: 485 ms against 53 ms). Measured by
   # benchmarks/conv_lowering.py ops (conv_lowering_results.md, 'chunked tap
   # gradient' and 'tiny maps'); no measured shape got slower beyond the noise.
+  # With convolutions off YNNPACK, XLA's own kernel gradient ties or beats the
+  # taps per op on many 3x3 shapes, yet whole training steps were slower with it
+  # (ResNet-18 @64 85.0 vs 87.4 img/s, ResNet-20 @32 138 vs 147: RESULTS.md 1d).
   return 'xla_tap_grad'
 
 
