@@ -3,13 +3,13 @@
 Command: python -m abstract_cls.main --config=configs/resnet.py --workdir=/tmp/w
 Recipe: CIFAR-style resnet20 at 32 px, batch 128, 8 epochs (256 steps), SGD Nesterov 0.1,
 1 warm-up epoch then cosine, label smoothing 0.1, on-device augmentation.
-Measured (2-core AMD EPYC dev CPU, quiet machine, jax 0.10.2 CPU, commit ce69325,
-2026-11-27): 5.5 min wall clock from command to exit (331 s; ~1.2 s/step; compilation
-cache cold: this lowering's first compile). Result: validation accuracy 0.517 / macro-F1
-0.233 at step 256; test split (best checkpoint, step 224; --mode=eval
---config.eval.split=test) accuracy 0.512, macro-F1 0.255
-(results/default_run.md). Same command with --config.seed=1 (commit b110052, cache warm): 276 s, test
-0.499 / 0.250. Before the chunked tap kernel gradient (commit 4fe880c): 726 s, test 0.543 / 0.286.
+Measured (2-core AMD EPYC dev CPU, quiet machine, jax 0.10.2 CPU, commit a18a653,
+2026-11-27): 246 s from command to exit (~1.2 steps/s). Result: validation accuracy 0.534 /
+macro-F1 0.241 at step 256; test split (best checkpoint, step 224; --mode=eval
+--config.eval.split=test) accuracy 0.526, macro-F1 0.279 (results/default_run.md).
+Earlier: commit ce69325 (convolutions on YNNPACK), 331 s, test 0.512 / 0.255; seed 1 at
+b110052, 276 s, 0.499 / 0.250; before the chunked tap kernel gradient (commit 4fe880c): 726 s,
+test 0.543 / 0.286.
 """
 import pathlib
 import runpy

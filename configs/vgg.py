@@ -1,11 +1,13 @@
 """VGG-11 with batch norm (small stem) on the embedded abstract_icons data at 32 px.
 
 Command: python -m abstract_cls.main --config=configs/vgg.py --workdir=/tmp/vgg
-Measured (2-core AMD EPYC dev CPU, quiet, jax 0.10.2 CPU, commit b110052, 2026-11-27):
-345 s command to exit (480 steps, 15 epochs, ~1.5 steps/s). Result: validation accuracy
-0.690 / macro-F1 0.444 at step 480; test split (best checkpoint = step 480, --mode=eval
---config.eval.split=test) accuracy 0.688, macro-F1 0.503 -- the best of the five family
-recipes on this data (configs/resnet.py, 8 epochs, commit ce69325: 0.512 / 0.255).
+Measured (2-core AMD EPYC dev CPU, quiet, jax 0.10.2 CPU, commit a18a653, 2026-11-27, one recipe
+at a time):
+275 s command to exit (480 steps, 15 epochs, ~2.0 steps/s). Result: validation accuracy
+0.707 / macro-F1 0.424 at step 480; test split (best checkpoint = step 480, --mode=eval
+--config.eval.split=test) accuracy 0.705, macro-F1 0.512 -- the best of the five family
+recipes on this data (configs/resnet.py, 8 epochs, same commit: 0.526 / 0.279).
+Earlier (commit b110052, convolutions on YNNPACK): 345 s, test 0.688 / 0.503.
 At 64 px (the earlier recipe) the same CPU trains it at ~52 img/s: ~20 min.
 """
 import pathlib
