@@ -31,7 +31,7 @@ def test_conv_lowerings_match_xla(hwc, k, stride, pad, cout):
   @jax.jit
   def both(x, w):
     results = {}
-    for impl in ('xla', 'patches', 'positions', 'xla_tap_grad'):
+    for impl in ('xla', 'patches', 'positions', 'xla_tap_grad', 'xla_padded_out'):
       conv = functools.partial(layers.conv2d, stride=stride, padding=pad,
                                impl=impl)
       loss = lambda x, w: jnp.sum(conv(x, w) ** 2)
@@ -40,7 +40,7 @@ def test_conv_lowerings_match_xla(hwc, k, stride, pad, cout):
 
   results = both(x, w)
   assert results['xla'][0].shape[1] == layers.output_size(hwc[0], k, stride, pad)
-  for impl in ('patches', 'positions', 'xla_tap_grad'):
+  for impl in ('patches', 'positions', 'xla_tap_grad', 'xla_padded_out'):
     for a, b in zip(results['xla'], results[impl]):
       np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
@@ -121,6 +121,8 @@ def test_auto_lowering_rule():
   assert rule('auto', (8, 16, 16, 64), (1, 1, 64, 128), 2, 0) == 'xla_tap_grad'
   assert rule('auto', (8, 2, 2, 1024), (1, 1, 1024, 256), 1, 0) == 'xla_tap_grad'
   assert rule('auto', (8, 64, 64, 3), (7, 7, 3, 64), 2, 3) == 'xla_tap_grad'
+  assert rule('auto', (8, 32, 32, 3), (5, 5, 3, 6), 1, 0) == 'xla_padded_out'
+  assert rule('auto', (8, 14, 14, 6), (5, 5, 6, 16), 1, 0) == 'xla_tap_grad'
   assert rule('xla', (8, 2, 2, 512), (3, 3, 512, 512), 1, 1) == 'xla'
   assert rule('patches', (8, 16, 16, 64), (3, 3, 64, 64), 1, 1) == 'patches'
 

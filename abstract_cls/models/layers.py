@@ -144,6 +144,8 @@ def conv2d(x, w, stride: int, padding: int, impl: str):
     return cpu_kernels.xla_conv(x, w, stride, padding)
   if impl == 'xla_tap_grad':
     return cpu_kernels.conv_tap_grad(x, w, stride, padding)
+  if impl == 'xla_padded_out':
+    return cpu_kernels.xla_conv_padded_out(x, w, stride, padding)
   if impl == 'positions':
     return cpu_kernels.conv_positions(x, w, stride, padding)
   kh, kw, cin, cout = w.shape
