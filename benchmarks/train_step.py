@@ -423,6 +423,9 @@ def main(argv=None):
                       help='cpu suite: also run the textbook Flax peer (slow)')
   parser.add_argument('--gpu_peer_steps', type=int, default=40)
   parser.add_argument('--out', default='', help='write every result as JSON here')
+  parser.add_argument('--only', default='',
+                      help='comparison suites: comma-separated model names to keep '
+                           '(e.g. --suite=cpu_models --only=lenet5 --steps=40)')
   args = parser.parse_args(argv)
 
   if args.suite == 'one':
@@ -434,11 +437,22 @@ def main(argv=None):
     results = run_scaling(args)
   elif args.suite in ('cpu', 'cpu_models'):
     cases = CPU_CASES if args.suite == 'cpu' else CPU_MODEL_CASES
-    results = run_comparison(args, cases, cpu_peer_commands(args))
+    results = run_comparison(args, _keep(cases, args.only), cpu_peer_commands(args))
   else:
-    results = run_comparison(args, GPU_CASES, gpu_peer_commands(args))
+    results = run_comparison(args, _keep(GPU_CASES, args.only), gpu_peer_commands(args))
   _report(results, args.out)
   return 0 if all('error' not in r for r in results) else 1
+
+
+def _keep(cases, only):
+  if not only:
+    return cases
+  names = only.split(',')
+  kept = tuple(case for case in cases if case[0] in names)
+  if not kept:
+    raise SystemExit(f'--only={only}: no such model in this suite '
+                     f'({", ".join(case[0] for case in cases)})')
+  return kept
 
 
 _LAUNCHED_AT = time.time()
