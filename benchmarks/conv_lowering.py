@@ -151,30 +151,36 @@ def make_step(model):
   return step, [model, optimizer]
 
 
+def _compiled_run(model, x, y):
+  """A train step for model, compiled and run once (the compile is timed)."""
+  model.train()
+  step, state = make_step(model)
+  t = time.perf_counter()
+  step(*state, x, y).block_until_ready()
+  return dict(step=step, state=state,
+              compile_s=round(time.perf_counter() - t, 1), rates=[])
+
+
+def _alternate(runs, x, y, rounds, steps):
+  """Times each run's step round by round, so shared load hits all alike."""
+  for _ in range(rounds):
+    for run in runs.values():
+      t = time.perf_counter()
+      for _ in range(steps):
+        loss = run['step'](*run['state'], x, y)
+      loss.block_until_ready()
+      run['rates'].append(round(B * steps / (time.perf_counter() - t), 1))
+
+
 def train_step(name='resnet18', size=64, impls=('xla', 'auto'),
                rounds=int(os.environ.get('ROUNDS', 2)),
                steps=int(os.environ.get('STEPS', 3)), **options):
   x = jax.random.normal(jax.random.key(0), (B, size, size, 3))
   y = jax.random.randint(jax.random.key(1), (B,), 0, 20)
-  runs = {}
-  for impl in impls:
-    model = get_model(name, num_classes=20, rngs=nnx.Rngs(0), conv_impl=impl,
-                      **options)
-    model.train()
-    step, state = make_step(model)
-    t = time.perf_counter()
-    loss = step(*state, x, y)
-    loss.block_until_ready()
-    runs[impl] = dict(step=step, state=state,
-                      compile_s=round(time.perf_counter() - t, 1), rates=[])
-  for _ in range(rounds):  # alternate variants so shared load hits both
-    for impl, run in runs.items():
-      state = run['state']
-      t = time.perf_counter()
-      for _ in range(steps):
-        loss = run['step'](*state, x, y)
-      loss.block_until_ready()
-      run['rates'].append(round(B * steps / (time.perf_counter() - t), 1))
+  runs = {impl: _compiled_run(get_model(name, num_classes=20, rngs=nnx.Rngs(0),
+                                        conv_impl=impl, **options), x, y)
+          for impl in impls}
+  _alternate(runs, x, y, rounds, steps)
   result = {impl: dict(img_per_s=run['rates'], compile_s=run['compile_s'])
             for impl, run in runs.items()}
   result.update(model=name, input=size, batch=B, options=options,
@@ -220,27 +226,17 @@ def rules(name='resnet18', size=64, rounds=int(os.environ.get('ROUNDS', 8)),
   """
   x = jax.random.normal(jax.random.key(0), (B, size, size, 3))
   y = jax.random.randint(jax.random.key(1), (B,), 0, 20)
+  options = {'in_channels': 3} if name == 'lenet5' else {}
   runs = {}
   try:
     for label, rule in RULES.items():
       cpu_lowering.conv_lowering = rule
-      options = {'in_channels': 3} if name == 'lenet5' else {}
-      model = get_model(name, num_classes=20, rngs=nnx.Rngs(0), conv_impl='auto',
-                        input_size=size, **options)
-      model.train()
-      step, state = make_step(model)
-      for _ in range(2):
-        jax.block_until_ready(step(*state, x, y))
-      runs[label] = dict(step=step, state=state, rates=[])
+      runs[label] = _compiled_run(
+          get_model(name, num_classes=20, rngs=nnx.Rngs(0), conv_impl='auto',
+                    input_size=size, **options), x, y)
   finally:
     cpu_lowering.conv_lowering = auto_rule
-  for _ in range(rounds):
-    for run in runs.values():
-      t = time.perf_counter()
-      for _ in range(steps):
-        loss = run['step'](*run['state'], x, y)
-      loss.block_until_ready()
-      run['rates'].append(round(B * steps / (time.perf_counter() - t), 1))
+  _alternate(runs, x, y, rounds, steps)
   result = {label: dict(img_per_s=run['rates'],
                         median=sorted(run['rates'])[len(run['rates']) // 2])
             for label, run in runs.items()}
