@@ -35,7 +35,6 @@ from jax.sharding import Mesh  # noqa: E402
 from abstract_cls.data import builders  # noqa: E402
 from abstract_cls.data import config as config_lib  # noqa: E402
 from abstract_cls.data import pipeline  # noqa: E402
-from abstract_cls.data import sources  # noqa: E402
 
 
 def _timed(fn, repeats):

@@ -15,7 +15,6 @@ from flax import nnx
 
 from abstract_cls.models import count_params
 from abstract_cls.models import get_model
-from abstract_cls.models import layer_norms
 from abstract_cls.models import list_models
 from abstract_cls.models import layers
 

@@ -70,7 +70,6 @@ def _group_json(gid, group, result) -> dict:
 def summary(result, source) -> dict:
   coll = result.collected
   order = np.argsort(-result.photo_scores)
-  cut = result.photo_cut["cut"]
   photo_json = [{"file": result.items[coll.index[m]].file_name,
                  "score": round(float(result.photo_scores[m]), 3),
                  "candidate": bool(result.photo_flags[m]),

@@ -7,7 +7,6 @@ readable checkpoint. SIGTERM finishes the current step, saves and returns.
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time

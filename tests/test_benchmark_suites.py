@@ -1,0 +1,66 @@
+"""benchmarks/train_step.py: the worker's JSON and the suites' ratio arithmetic and table.
+
+The ratios in benchmarks/RESULTS.md come from peer_suites.attach_ratios and report; the
+worker (--suite=one) is what every suite spawns.
+"""
+import importlib.util
+import json
+import pathlib
+import subprocess
+import sys
+
+_BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load(name):
+  spec = importlib.util.spec_from_file_location(f"{name}_benchmark", _BENCHMARKS / f"{name}.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+peer_suites = _load("peer_suites")
+
+
+def test_ratio_is_project_over_peer_of_the_same_repeat():
+  project = dict(peer="abstract_cls", img_per_s=120.0, cpu_s_per_step=2.0)
+  torch_peer = dict(peer="torch-cpu", img_per_s=80.0, cpu_s_per_step=3.0)
+  failed_peer = dict(peer="jax-cpu", error="exit 1: boom")
+  peer_suites.attach_ratios(project, [torch_peer, failed_peer])
+  assert torch_peer["ratio"] == 1.5
+  assert torch_peer["cpu_ratio"] == 1.5  # the peer needs 1.5x the CPU seconds per step
+  assert "ratio" not in failed_peer
+
+
+def test_report_prints_median_ratio_and_errors_and_writes_json(tmp_path, capsys):
+  runs = []
+  for repeat, (ours, theirs) in enumerate([(100.0, 80.0), (90.0, 100.0), (110.0, 100.0)]):
+    project = dict(peer="abstract_cls", model="lenet5", image_size=32, batch_size=128,
+                   img_per_s=ours, step_ms=128e3 / ours, repeat=repeat)
+    peer = dict(peer="torch-cpu", model="lenet5", image_size=32, batch_size=128,
+                img_per_s=theirs, step_ms=128e3 / theirs, repeat=repeat)
+    peer_suites.attach_ratios(project, [peer])
+    runs += [project, peer]
+  runs.append(dict(peer="jax-cpu", model="lenet5", image_size=32,
+                   error="exit 1: Traceback ...\nValueError: no such model"))
+  out = tmp_path / "results.json"
+  peer_suites.report(runs, str(out))
+  table = capsys.readouterr().out
+  assert "torch-cpu | lenet5@32 | 128 | 80.0, 100.0, 100.0 |" in table
+  assert "1.10 (0.90-1.25)" in table  # median and range of 1.25, 0.9, 1.1
+  assert "jax-cpu | lenet5@32 | ERROR ValueError: no such model" in table
+  assert json.loads(out.read_text()) == runs
+
+
+def test_worker_prints_one_json_result(tmp_path):
+  command = [sys.executable, str(_BENCHMARKS / "train_step.py"), "--suite=one",
+             "--data=synthetic", "--model=lenet5", "--image_size=32", "--batch_size=16",
+             "--steps=2", "--warmup=0", "--time_input=1", f"--cache_dir={tmp_path}"]
+  proc = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  result = json.loads(proc.stdout.strip().splitlines()[-1])
+  assert result["model"] == "lenet5" and result["batch_size"] == 16
+  assert result["img_per_s"] > 0 and result["step_ms"] > 0
+  assert result["input_ms"] > 0
+  assert result["xla_flops_per_image"] > 0
+  assert result["cache_misses"] + result["cache_hits"] > 0
