@@ -1,11 +1,12 @@
 """LeNet-5 (the course's first CNN) on the embedded abstract_icons data at 32 px.
 
 Command: python -m abstract_cls.main --config=configs/lenet.py --workdir=/tmp/lenet
-Measured (2-core AMD EPYC dev CPU, quiet, jax 0.10.2 CPU, commit 345a41b, 2026-11-27):
-88 s command to exit (960 steps, 30 epochs, ~12 steps/s). Result: validation accuracy
-0.582 / macro-F1 0.334 at step 960; test split (best checkpoint = step 960; --mode=eval
---config.eval.split=test) accuracy 0.568, macro-F1 0.400.
-Earlier: commit a18a653 (first conv not padded to 8 outputs; another summation order, so
+Measured (2-core AMD EPYC dev CPU, quiet, jax 0.10.2 CPU, commit 4be84c6, 2026-11-28, one
+recipe at a time): 75 s command to exit (960 steps, 30 epochs, ~13 steps/s). Result:
+validation accuracy 0.595 / macro-F1 0.388 at step 960; test split (best checkpoint = step
+672; --mode=eval --config.eval.split=test) accuracy 0.573, macro-F1 0.411.
+Earlier: commit 345a41b (colour jitter not yet a dot, so another trajectory): 88 s, test
+0.568 / 0.400; commit a18a653 (first conv not padded to 8 outputs; another summation order, so
 another trajectory): 92 s, test 0.594 / 0.455; commit 4e15621 (convolutions on YNNPACK):
 157 s, test 0.585 / 0.410.
 """
