@@ -173,6 +173,10 @@ def measure_project_step(args, launched_at):
   step_s = statistics.median(windows)
   loss = float(jax.device_get(acc['loss_sum'] / acc['steps']))
   input_ms = _time_input_alone(train_input, args.steps) if args.time_input else None
+  profile = None
+  if args.profile_steps:
+    import step_profile  # pylint: disable=g-import-not-at-top
+    profile = step_profile.top_ops(lambda n: run(n, step), args.profile_steps)
   memory = device.memory_stats() or {}
   peak = args.peak_flops or _peak_for(device.device_kind)
   # Under SPMD, cost_analysis counts one device's program; the step runs on all of them.
@@ -191,7 +195,8 @@ def measure_project_step(args, launched_at):
       peak_memory_gb=round(memory.get('peak_bytes_in_use', 0) / 2**30, 2)
       if memory else None,
       host_max_rss_gb=round(_max_rss_bytes() / 2**30, 2),
-      input_ms=input_ms, hlo_all_reduces=hlo_all_reduces, mean_loss=round(loss, 4),
+      input_ms=input_ms, profile=profile, hlo_all_reduces=hlo_all_reduces,
+      mean_loss=round(loss, 4),
       num_examples=train_input.num_examples,
       cpu_s_per_step=round(cpu_s_per_step, 3),
       cpu_s_to_first_step=round(cpu_s_to_first_step, 2),
@@ -247,6 +252,9 @@ def main(argv=None):
   parser.add_argument('--num_devices', type=int, default=0, help='0 = all devices')
   parser.add_argument('--cache_dir', default='',
                       help="persistent compilation cache; '' = the trainer's default")
+  parser.add_argument('--profile_steps', type=int, default=0,
+                      help='one: also trace N more steps and list the top XLA ops by '
+                           'thread time (benchmarks/step_profile.py)')
   parser.add_argument('--time_input', type=int, default=1,
                       help='also time the input path alone (1) or not (0)')
   parser.add_argument('--peak_flops', type=float, default=0.0,

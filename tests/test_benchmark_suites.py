@@ -55,7 +55,8 @@ def test_report_prints_median_ratio_and_errors_and_writes_json(tmp_path, capsys)
 def test_worker_prints_one_json_result(tmp_path):
   command = [sys.executable, str(_BENCHMARKS / "train_step.py"), "--suite=one",
              "--data=synthetic", "--model=lenet5", "--image_size=32", "--batch_size=16",
-             "--steps=2", "--warmup=0", "--time_input=1", f"--cache_dir={tmp_path}"]
+             "--steps=2", "--warmup=0", "--time_input=1", "--profile_steps=2",
+             f"--cache_dir={tmp_path}"]
   proc = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
   assert proc.returncode == 0, proc.stderr[-2000:]
   result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -64,3 +65,6 @@ def test_worker_prints_one_json_result(tmp_path):
   assert result["input_ms"] > 0
   assert result["xla_flops_per_image"] > 0
   assert result["cache_misses"] + result["cache_hits"] > 0
+  profile = result["profile"]
+  assert profile["op_ms_per_step"] > 0 and profile["top_ops"]
+  assert all(ms >= 0 and not name.startswith("ThunkExecutor") for name, ms in profile["top_ops"])
