@@ -134,9 +134,8 @@ def measure_project_step(args, launched_at):
   phases['model_and_state_s'] = round(time.time() - tick, 2)
 
   tick = time.time()
-  device_data = train_input.device_data
-  compiled = train_step.lower(state, acc, device_data, train_input.host_batch(0), schedule,
-                              with_layer_norms=False).compile()
+  compiled = train_step.lower(state, acc, train_input.device_data, train_input.host_batch(0),
+                              schedule, with_layer_norms=False).compile()
   phases['step_compile_s'] = round(time.time() - tick, 2)
   cost = compiled.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
@@ -149,8 +148,9 @@ def measure_project_step(args, launched_at):
   def run(steps, first_step):
     nonlocal state, acc
     for step in range(first_step, first_step + steps):
-      state, acc, _ = compiled(state, acc, device_data, train_input.host_batch(step),
-                               schedule)
+      train_input.prepare_epoch(step)  # as the training loop does
+      state, acc, _ = compiled(state, acc, train_input.device_data,
+                               train_input.host_batch(step), schedule)
     jax.block_until_ready(acc)
 
   tick = time.time()
@@ -215,9 +215,11 @@ def _time_input_alone(train_input, steps):
 
   if not train_input.device_data:
     return None  # streaming mode: the host feeds the batch
+  train_input.prepare_epoch(0)
   jax.block_until_ready(batch(train_input.device_data, 0))
   tick = time.perf_counter()
   for step in range(1, steps + 1):
+    train_input.prepare_epoch(step)
     out = batch(train_input.device_data, step)
   jax.block_until_ready(out)
   return round((time.perf_counter() - tick) / steps * 1e3, 2)

@@ -82,6 +82,27 @@ def test_epoch_visits_every_example_once_and_epochs_differ(records, mesh):
   assert not np.array_equal(epoch0, epoch1)
 
 
+@pytest.mark.parametrize("balance", ["none", "oversample"])
+def test_stored_epoch_order_gives_the_same_batches(records, mesh, balance):
+  # The loop stores each epoch's order once (prepare_epoch); a step must pick the same
+  # examples whether the order is stored, stale (another epoch's) or absent.
+  train_input = pipeline.make_train_input(_config(balance=balance), "train", mesh, 0, BATCH,
+                                          source=records)
+  spec = train_input.plan.spec
+  indices = jax.jit(lambda arrays, s: sampling.device_batch_indices(spec, arrays, s))
+  plain = {k: v for k, v in train_input.device_data.items()
+           if k not in ("epoch_order", "order_epoch")}
+  stale = train_input.device_data  # holds epoch 0's order
+  steps = range(spec.steps_per_epoch - 2, 2 * spec.steps_per_epoch + 2)
+  for step in steps:
+    train_input.prepare_epoch(step)
+    stored = train_input.device_data
+    assert int(stored["order_epoch"]) == step // spec.steps_per_epoch
+    expected = np.asarray(indices(plain, step))
+    np.testing.assert_array_equal(np.asarray(indices(stored, step)), expected)
+    np.testing.assert_array_equal(np.asarray(indices(stale, step)), expected)
+
+
 def test_batch_is_sharded_over_eight_devices(records, mesh):
   train_input = pipeline.make_train_input(_config(), "train", mesh, 0, BATCH, source=records)
   b = _build_batch(train_input.spec, train_input.device_data, {}, 0, jax.random.key(0))

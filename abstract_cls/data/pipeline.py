@@ -168,10 +168,26 @@ class TrainInput:
                **self.plan.device_arrays()),
           NamedSharding(mesh, P()))  # Replicated: any device can gather any example.
       self._stream = None
+      self._epoch_order = jax.jit(
+          lambda arrays, epoch: (sampling.epoch_order(self.plan.spec, arrays, epoch), epoch),
+          out_shardings=NamedSharding(mesh, P()))
+      self._order_epoch = None
+      self.prepare_epoch(0)
     else:
       self.device_data = {}
       self._stream = streaming.TrainStream(source, self.plan, self.image_size,
                                            data_config.num_workers, data_config.prefetch_batches)
+
+  def prepare_epoch(self, step: int) -> None:
+    """In-memory mode: stores the visiting order of `step`'s epoch in device_data, so the
+    steps of that epoch slice it instead of each sorting the pool again (call before each
+    step and pass the new device_data; batches are the same either way)."""
+    epoch = int(step) // self.steps_per_epoch
+    if not self.device_data or epoch == self._order_epoch:
+      return
+    order, order_epoch = self._epoch_order(self.device_data, np.int32(epoch))
+    self.device_data = dict(self.device_data, epoch_order=order, order_epoch=order_epoch)
+    self._order_epoch = epoch
 
   def host_batch(self, step: int) -> dict[str, np.ndarray]:
     """Streaming: the uint8 batch of `step` (numpy); in-memory: {}."""

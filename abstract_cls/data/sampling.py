@@ -113,23 +113,43 @@ def make_plan(labels: np.ndarray, balance: str, cap: int, seed: int,
   return plan
 
 
-def device_batch_indices(spec: SamplingSpec, arrays: dict, step: jax.Array) -> jax.Array:
-  """int32 [global_batch] example indices for `step` (jittable; step may be traced).
-
-  `arrays` is EpochPlan.device_arrays() (possibly on the devices): keeping the seed and the
-  labels out of the compiled program lets runs that differ only in seed share one compile.
-  """
-  step = jnp.asarray(step, jnp.int32)
-  epoch = step // spec.steps_per_epoch
+def epoch_order(spec: SamplingSpec, arrays: dict, epoch: jax.Array) -> jax.Array:
+  """int32 [pool_size]: the order in which `epoch` visits the pool (jittable)."""
   key = jax.random.fold_in(jax.random.wrap_key_data(arrays["seed_key"]), epoch)
   k_order, k_perm = jax.random.split(key)
   if spec.balanced:
     labels = arrays["labels"]
     u = jax.random.uniform(k_order, labels.shape)
     grouped = jnp.lexsort((u, labels)).astype(jnp.int32)  # By class, random within class.
-    order = jax.random.permutation(k_perm, grouped[arrays["pool_slots"]])
+    return jax.random.permutation(k_perm, grouped[arrays["pool_slots"]]).astype(jnp.int32)
+  return jax.random.permutation(k_perm, spec.pool_size).astype(jnp.int32)
+
+
+def with_epoch_order(spec: SamplingSpec, arrays: dict, epoch) -> dict:
+  """`arrays` plus the order of `epoch`, so that the steps of that epoch need not sort.
+
+  The permutation is a sort of the whole pool (~3 ms on a 2-core CPU for 4,159 examples,
+  ~8% of a LeNet-5 step); computing it once per epoch instead of once per step changes no
+  batch: device_batch_indices uses the stored order only for the epoch it was made for.
+  """
+  epoch = jnp.asarray(epoch, jnp.int32)
+  return dict(arrays, epoch_order=epoch_order(spec, arrays, epoch), order_epoch=epoch)
+
+
+def device_batch_indices(spec: SamplingSpec, arrays: dict, step: jax.Array) -> jax.Array:
+  """int32 [global_batch] example indices for `step` (jittable; step may be traced).
+
+  `arrays` is EpochPlan.device_arrays() (possibly on the devices), optionally passed through
+  with_epoch_order: keeping the seed and the labels out of the compiled program lets runs
+  that differ only in seed share one compile.
+  """
+  step = jnp.asarray(step, jnp.int32)
+  epoch = step // spec.steps_per_epoch
+  if "epoch_order" in arrays:  # stored for some epoch: use it if it is this one
+    order = jax.lax.cond(arrays["order_epoch"] == epoch, lambda: arrays["epoch_order"],
+                         lambda: epoch_order(spec, arrays, epoch))
   else:
-    order = jax.random.permutation(k_perm, spec.pool_size).astype(jnp.int32)
+    order = epoch_order(spec, arrays, epoch)
   start = (step % spec.steps_per_epoch) * spec.global_batch_size
   return jax.lax.dynamic_slice_in_dim(order, start, spec.global_batch_size)
 

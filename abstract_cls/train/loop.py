@@ -148,6 +148,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
 
   try:
     while step < total_steps:
+      train_input.prepare_epoch(step)
       host_batch = train_input.host_batch(step)
       if host_batch:
         host_batch = mesh_lib.shard_global_batch(host_batch, mesh)
