@@ -114,7 +114,11 @@ def make_plan(labels: np.ndarray, balance: str, cap: int, seed: int,
 
 
 def epoch_order(spec: SamplingSpec, arrays: dict, epoch: jax.Array) -> jax.Array:
-  """int32 [pool_size]: the order in which `epoch` visits the pool (jittable)."""
+  """int32 [pool_size]: the order in which `epoch` visits the pool (jittable).
+
+  A sort of the whole pool (~3 ms on a 2-core CPU for 4,159 examples, ~8% of a LeNet-5
+  step), so TrainInput.prepare_epoch stores it once per epoch in the device arrays.
+  """
   key = jax.random.fold_in(jax.random.wrap_key_data(arrays["seed_key"]), epoch)
   k_order, k_perm = jax.random.split(key)
   if spec.balanced:
@@ -125,23 +129,13 @@ def epoch_order(spec: SamplingSpec, arrays: dict, epoch: jax.Array) -> jax.Array
   return jax.random.permutation(k_perm, spec.pool_size).astype(jnp.int32)
 
 
-def with_epoch_order(spec: SamplingSpec, arrays: dict, epoch) -> dict:
-  """`arrays` plus the order of `epoch`, so that the steps of that epoch need not sort.
-
-  The permutation is a sort of the whole pool (~3 ms on a 2-core CPU for 4,159 examples,
-  ~8% of a LeNet-5 step); computing it once per epoch instead of once per step changes no
-  batch: device_batch_indices uses the stored order only for the epoch it was made for.
-  """
-  epoch = jnp.asarray(epoch, jnp.int32)
-  return dict(arrays, epoch_order=epoch_order(spec, arrays, epoch), order_epoch=epoch)
-
-
 def device_batch_indices(spec: SamplingSpec, arrays: dict, step: jax.Array) -> jax.Array:
   """int32 [global_batch] example indices for `step` (jittable; step may be traced).
 
-  `arrays` is EpochPlan.device_arrays() (possibly on the devices), optionally passed through
-  with_epoch_order: keeping the seed and the labels out of the compiled program lets runs
-  that differ only in seed share one compile.
+  `arrays` is EpochPlan.device_arrays() (possibly on the devices): keeping the seed and the
+  labels out of the compiled program lets runs that differ only in seed share one compile.
+  With `epoch_order` / `order_epoch` added (TrainInput.prepare_epoch) the stored order is
+  used when it is this step's epoch's; otherwise the order is computed here, the same one.
   """
   step = jnp.asarray(step, jnp.int32)
   epoch = step // spec.steps_per_epoch
