@@ -1,4 +1,5 @@
 """abstract_cls: classify abstract images (sketches, illustrations, pictograms) into 20 classes."""
+
 import os
 
 # XLA:CPU hands convolutions to YNNPACK by default; on the 2-core dev CPU its
@@ -8,6 +9,6 @@ import os
 # reductions stay on YNNPACK (taking reductions off it was slower). Set before
 # jax starts its backend; an XLA_FLAGS that already names the option wins.
 # Measured: benchmarks/RESULTS.md section 1c.
-_YNN_FLAG = '--xla_cpu_experimental_ynn_fusion_type=individual_dot,reduce'
-if 'xla_cpu_experimental_ynn_fusion_type' not in os.environ.get('XLA_FLAGS', ''):
-  os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') + ' ' + _YNN_FLAG).strip()
+_YNN_FLAG = "--xla_cpu_experimental_ynn_fusion_type=individual_dot,reduce"
+if "xla_cpu_experimental_ynn_fusion_type" not in os.environ.get("XLA_FLAGS", ""):
+  os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _YNN_FLAG).strip()

@@ -11,21 +11,21 @@
 Any config field can be overridden: --config.optimizer.lr=0.05. The logic lives in
 abstract_cls.train; this file only parses flags and reports errors in one line.
 """
+
 import sys
 
-from absl import app
-from absl import flags
-from absl import logging
+from absl import app, flags, logging
 from ml_collections import config_flags
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (configs/*.py).",
-                                          lock_config=True)
+_CONFIG = config_flags.DEFINE_config_file(
+  "config", None, "Config file (configs/*.py).", lock_config=True
+)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory: checkpoints, logs, reports.")
-_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval", "predict", "inspect"],
-                          "What to do.")
+_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval", "predict", "inspect"], "What to do.")
 _INPUT = flags.DEFINE_list("input", [], "--mode=predict: image files and/or folders.")
-_OUTPUT = flags.DEFINE_string("output", "", "--mode=predict: CSV path "
-                              "(default WORKDIR/predictions.csv).")
+_OUTPUT = flags.DEFINE_string(
+  "output", "", "--mode=predict: CSV path (default WORKDIR/predictions.csv)."
+)
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -50,6 +50,7 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
   # Imported here so --help and flag errors do not pay for importing JAX.
   from abstract_cls.train import errors  # pylint: disable=g-import-not-at-top
+
   config, workdir = _CONFIG.value, _WORKDIR.value
   try:
     config.get("seed")  # a config file that failed to load raises here
@@ -59,20 +60,26 @@ def main(argv):
   try:
     if _MODE.value == "train":
       from abstract_cls.train import loop  # pylint: disable=g-import-not-at-top
+
       result = loop.train_and_evaluate(config, workdir)
       split_metrics = result["eval"][config.eval.split]
       if split_metrics:
-        print(f"Finished at step {result['step']}: {config.eval.split} accuracy "
-              f"{split_metrics['accuracy']:.4f}, macro-F1 {split_metrics['macro_f1']:.4f}")
+        print(
+          f"Finished at step {result['step']}: {config.eval.split} accuracy "
+          f"{split_metrics['accuracy']:.4f}, macro-F1 {split_metrics['macro_f1']:.4f}"
+        )
     elif _MODE.value == "eval":
       from abstract_cls.train import evaluate  # pylint: disable=g-import-not-at-top
+
       evaluate.run_eval(config, workdir)
     elif _MODE.value == "inspect":
       from abstract_cls.inspect import run_inspect  # pylint: disable=g-import-not-at-top
+
       summary = run_inspect(config, workdir)
       print(f"Wrote the diagnostics to {summary.get('out_dir', workdir + '/inspect')}")
     else:
       from abstract_cls.train import predict  # pylint: disable=g-import-not-at-top
+
       if not _INPUT.value:
         raise app.UsageError("--mode=predict needs --input=DIR_OR_FILES")
       predict.run_predict(config, workdir, _INPUT.value, _OUTPUT.value)

@@ -5,6 +5,7 @@ evaluators (Keras `image_dataset_from_directory`, torchvision `ImageFolder`)
 assign it: L2_10 -> 0, L2_3 -> 8, L2_52 -> 19. The table is embedded in the
 package (classes.csv, copied from the task facts) so nothing reads ../shared.
 """
+
 from __future__ import annotations
 
 import csv
@@ -41,10 +42,13 @@ def classes() -> tuple[ClassInfo, ...]:
     objects = tuple(s.strip() for s in row["l3_en"].split(";"))
     ids = _expand_ids(row["l3_ctg_ids"])
     if len(objects) != len(ids) or len(ids) != int(row["n_l3_types"]):
-      raise ValueError(f"{path}: class {row['l2_code']} lists {len(objects)} objects "
-                       f"but ids {row['l3_ctg_ids']} and n_l3_types={row['n_l3_types']}")
-    out.append(ClassInfo(int(row["class_index"]), row["l2_code"], row["l2_en"],
-                         row["l2_ko"], objects, ids))
+      raise ValueError(
+        f"{path}: class {row['l2_code']} lists {len(objects)} objects "
+        f"but ids {row['l3_ctg_ids']} and n_l3_types={row['n_l3_types']}"
+      )
+    out.append(
+      ClassInfo(int(row["class_index"]), row["l2_code"], row["l2_en"], row["l2_ko"], objects, ids)
+    )
   codes = [c.code for c in out]
   if codes != sorted(codes) or [c.index for c in out] != list(range(len(out))):
     raise ValueError(f"{path}: classes must be listed in lexicographic code order")

@@ -16,6 +16,7 @@ scikit-learn ship, audits the result with the default options and prints:
   (originals and copies) <= 2%, and recall / FPR at the audit's suggested cut;
 - the wall time of the whole audit (read, hash, embed, group, score, write report).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,10 +32,7 @@ import time
 
 import numpy as np
 
-from abstract_cls.audit import inject
-from abstract_cls.audit import report
-from abstract_cls.audit import runner
-from abstract_cls.audit import sources
+from abstract_cls.audit import inject, report, runner, sources
 
 DEFAULT_EMBEDDED = pathlib.Path(__file__).resolve().parents[1] / "abstract_cls/data/embedded"
 
@@ -45,9 +43,14 @@ def natural_groups(result, truth, options: runner.AuditOptions) -> list[list[str
   coll = result.collected
   keep = np.array([result.items[i].file_name in originals for i in coll.index])
   sub = dataclasses.replace(
-      coll, index=coll.index[keep], sizes=coll.sizes[keep], num_bytes=coll.num_bytes[keep],
-      content=coll.content[keep], stats=coll.stats[keep],
-      model_features=None if coll.model_features is None else coll.model_features[:, keep])
+    coll,
+    index=coll.index[keep],
+    sizes=coll.sizes[keep],
+    num_bytes=coll.num_bytes[keep],
+    content=coll.content[keep],
+    stats=coll.stats[keep],
+    model_features=None if coll.model_features is None else coll.model_features[:, keep],
+  )
   groups, *_ = runner.find_groups(result.items, sub, options)
   return [[result.items[sub.index[m]].file_name for m in g.members] for g in groups]
 
@@ -81,13 +84,14 @@ def duplicate_figures(result, truth, options: runner.AuditOptions) -> dict:
   members_by_group = [[names[m] for m in g.members] for g in result.groups]
   for d in truth["duplicates"]:
     gid = group_of.get(d["file"])
-    if gid is not None and any(family.get(x) == family[d["file"]] and x != d["file"]
-                               for x in members_by_group[gid]):
+    if gid is not None and any(
+      family.get(x) == family[d["file"]] and x != d["file"] for x in members_by_group[gid]
+    ):
       found[d["transform"]] += 1
   correct = wrong = photo_pairs = 0
   for files in members_by_group:
     for a_idx, a in enumerate(files):
-      for b in files[a_idx + 1:]:
+      for b in files[a_idx + 1 :]:
         if a in photo_files and b in photo_files:
           photo_pairs += 1
         elif a in copies or b in copies or a in photo_files or b in photo_files:
@@ -97,15 +101,18 @@ def duplicate_figures(result, truth, options: runner.AuditOptions) -> dict:
             wrong += 1
   recall = sum(found.values()) / max(1, len(copies))
   return {
-      "injected_copies": len(copies), "recall": recall,
-      "recall_by_transform": {t: found[t] / max(1, total[t]) for t in total},
-      "pairs_with_injected_correct": correct, "pairs_with_injected_wrong": wrong,
-      "precision": correct / max(1, correct + wrong),
-      "photo_photo_pairs": photo_pairs,
-      "natural_groups_in_clean_set": len(natural),
-      "natural_files_in_groups": sum(len(f) for f in natural),
-      "natural_groups_crossing_splits": sum(len({split_of[f] for f in files}) > 1
-                                            for files in natural),
+    "injected_copies": len(copies),
+    "recall": recall,
+    "recall_by_transform": {t: found[t] / max(1, total[t]) for t in total},
+    "pairs_with_injected_correct": correct,
+    "pairs_with_injected_wrong": wrong,
+    "precision": correct / max(1, correct + wrong),
+    "photo_photo_pairs": photo_pairs,
+    "natural_groups_in_clean_set": len(natural),
+    "natural_files_in_groups": sum(len(f) for f in natural),
+    "natural_groups_crossing_splits": sum(
+      len({split_of[f] for f in files}) > 1 for files in natural
+    ),
   }
 
 
@@ -122,14 +129,16 @@ def photo_figures(result, truth, max_fpr: float = 0.02) -> dict:
   for p, s in zip(truth["photos"], scores[is_photo]):
     by_source[p["photo"]].append(bool(s > threshold))
   return {
-      "photos": int(is_photo.sum()), "drawings": int((~is_photo).sum()),
-      "threshold_at_fpr": float(threshold), "max_fpr": max_fpr,
-      "recall_at_fpr": float((scores[is_photo] > threshold).mean()),
-      "suggested_cut": cut, "cut_rule": result.photo_cut["rule"],
-      "recall_of_candidates": float(result.photo_flags[is_photo].mean()),
-      "fpr_of_candidates": float(result.photo_flags[~is_photo].mean()),
-      "missed_at_fpr_by_photo": {k: v.count(False) for k, v in by_source.items()
-                                 if v.count(False)},
+    "photos": int(is_photo.sum()),
+    "drawings": int((~is_photo).sum()),
+    "threshold_at_fpr": float(threshold),
+    "max_fpr": max_fpr,
+    "recall_at_fpr": float((scores[is_photo] > threshold).mean()),
+    "suggested_cut": cut,
+    "cut_rule": result.photo_cut["rule"],
+    "recall_of_candidates": float(result.photo_flags[is_photo].mean()),
+    "fpr_of_candidates": float(result.photo_flags[~is_photo].mean()),
+    "missed_at_fpr_by_photo": {k: v.count(False) for k, v in by_source.items() if v.count(False)},
   }
 
 
@@ -141,8 +150,11 @@ def main():
   parser.add_argument("--min_duplicates", type=int, default=1000)
   parser.add_argument("--seed", type=int, default=0)
   parser.add_argument("--work_dir", default="/tmp/audit_bench")
-  parser.add_argument("--reuse_injected", action="store_true",
-                      help="audit WORK_DIR/data from an earlier run instead of injecting again")
+  parser.add_argument(
+    "--reuse_injected",
+    action="store_true",
+    help="audit WORK_DIR/data from an earlier run instead of injecting again",
+  )
   args = parser.parse_args()
   work = pathlib.Path(args.work_dir)
   source = sources.EmbeddedSource(args.embedded_dir)
@@ -152,8 +164,11 @@ def main():
   else:
     shutil.rmtree(work, ignore_errors=True)
     num_dups = max(args.min_duplicates, args.total - len(source.items) - args.num_photos)
-    truth = inject.inject(source, work / "data", inject.InjectOptions(
-        num_duplicates=num_dups, num_photos=args.num_photos, seed=args.seed))
+    truth = inject.inject(
+      source,
+      work / "data",
+      inject.InjectOptions(num_duplicates=num_dups, num_photos=args.num_photos, seed=args.seed),
+    )
   inject_s = time.perf_counter() - t
   folder = sources.FolderSource(work / "data")
   load_before = os.getloadavg()[0]
@@ -163,18 +178,21 @@ def main():
   report.write_outputs(result, work / "audit", folder)
   audit_s, audit_cpu_s = time.perf_counter() - t, time.process_time() - cpu
   figures = {
-      "machine": f"{platform.processor() or platform.machine()}, "
-                 f"{len(os.sched_getaffinity(0))} cores",
-      # The dev machine is shared: wall time depends on the other jobs (1-min load average
-      # below); process CPU time (all threads) is what the audit itself costs.
-      "load_average_before_after": [round(load_before, 1), round(os.getloadavg()[0], 1)],
-      "audit_cpu_s": round(audit_cpu_s, 1),
-      "original_images": len(truth["originals"]), "audited_images": len(folder.items),
-      "inject_s": round(inject_s, 1), "audit_s": round(audit_s, 1),
-      "audit_stage_s": {k: round(v, 1) for k, v in result.timings.items()},
-      "thresholds": result.thresholds, "feature_kind": result.feature_kind,
-      "duplicates": duplicate_figures(result, truth, options),
-      "photos": photo_figures(result, truth),
+    "machine": f"{platform.processor() or platform.machine()}, "
+    f"{len(os.sched_getaffinity(0))} cores",
+    # The dev machine is shared: wall time depends on the other jobs (1-min load average
+    # below); process CPU time (all threads) is what the audit itself costs.
+    "load_average_before_after": [round(load_before, 1), round(os.getloadavg()[0], 1)],
+    "audit_cpu_s": round(audit_cpu_s, 1),
+    "original_images": len(truth["originals"]),
+    "audited_images": len(folder.items),
+    "inject_s": round(inject_s, 1),
+    "audit_s": round(audit_s, 1),
+    "audit_stage_s": {k: round(v, 1) for k, v in result.timings.items()},
+    "thresholds": result.thresholds,
+    "feature_kind": result.feature_kind,
+    "duplicates": duplicate_figures(result, truth, options),
+    "photos": photo_figures(result, truth),
   }
   (work / "figures.json").write_text(json.dumps(figures, indent=1))
   with (work / "collected.pkl").open("wb") as f:  # lets analysis variants rerun without reading

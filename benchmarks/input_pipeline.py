@@ -16,6 +16,7 @@ Prints (and writes as JSON with --out):
 Usage (2-core CPU dev machine):
   python benchmarks/input_pipeline.py --out=/tmp/input_pipeline.json
 """
+
 import argparse
 import json
 import os
@@ -28,13 +29,13 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
-from jax.sharding import Mesh  # noqa: E402
+# ruff: noqa: E402 (the imports below need the repository on sys.path)
+import jax
+import numpy as np
+from jax.sharding import Mesh
 
-from abstract_cls.data import builders  # noqa: E402
-from abstract_cls.data import config as config_lib  # noqa: E402
-from abstract_cls.data import pipeline  # noqa: E402
+from abstract_cls.data import builders, pipeline
+from abstract_cls.data import config as config_lib
 
 
 def _timed(fn, repeats):
@@ -49,8 +50,7 @@ def bench_load(data_config, splits):
   """Cold: parse + decode every split (cache emptied first); warm: read the .npy cache back."""
   start = time.perf_counter()
   builder = builders.prepare(data_config.name, data_config.data_dir)
-  out = dict(prepare_s=time.perf_counter() - start, load_cold_s={}, load_warm_s={},
-             examples={})
+  out = dict(prepare_s=time.perf_counter() - start, load_cold_s={}, load_warm_s={}, examples={})
   cache_root = pathlib.Path(builder.data_dir).parent.parent / "_abstract_cls_array_cache"
   if cache_root.exists():
     shutil.rmtree(cache_root)  # Only the benchmark's own data_dir (default under /tmp).
@@ -96,7 +96,9 @@ def bench_augment(data_config, mesh, batch, repeats):
 def bench_resnet18(size, batch, repeats):
   import optax
   from flax import nnx
+
   from abstract_cls.models import get_model
+
   model = get_model("resnet18", num_classes=20, rngs=nnx.Rngs(0))
   model.train()
   graphdef, params, rest = nnx.split(model, nnx.Param, ...)
@@ -111,6 +113,7 @@ def bench_resnet18(size, batch, repeats):
       logits = m(x)
       loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
       return loss, nnx.to_pure_dict(nnx.split(m, nnx.Param, ...)[2])
+
     (loss, new_rest), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, rest)
     updates, opt_state = optimizer.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), new_rest, opt_state, loss
@@ -131,8 +134,9 @@ def bench_resnet18(size, batch, repeats):
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--data_dir", default=os.path.join(tempfile.gettempdir(),
-                                                         "abstract_cls_bench_tfds"))
+  parser.add_argument(
+    "--data_dir", default=os.path.join(tempfile.gettempdir(), "abstract_cls_bench_tfds")
+  )
   parser.add_argument("--size", type=int, default=128)
   parser.add_argument("--batch", type=int, default=256)
   parser.add_argument("--workers", type=int, default=2)
@@ -147,28 +151,48 @@ def main():
   c.image_size = args.size
   c.num_workers = args.workers
   mesh = Mesh(np.array(jax.devices()[:1]), ("data",))
-  result = dict(machine=f"{os.cpu_count()} CPU cores, {jax.devices()[0].device_kind}",
-                size=args.size, batch=args.batch, workers=args.workers)
+  result = dict(
+    machine=f"{os.cpu_count()} CPU cores, {jax.devices()[0].device_kind}",
+    size=args.size,
+    batch=args.batch,
+    workers=args.workers,
+  )
   result.update(bench_load(c, ("train", "validation", "test", "test_unseen_style")))
   for kind in ("load_cold_s", "load_warm_s"):
-    print(f"{kind}: " + ", ".join(f"{k} {v:.2f} s ({result['examples'][k]} images)"
-                                  for k, v in result[kind].items())
-          + f"; all splits {result[kind.replace('_s', '_total_s')]:.2f} s", flush=True)
+    print(
+      f"{kind}: "
+      + ", ".join(
+        f"{k} {v:.2f} s ({result['examples'][k]} images)" for k, v in result[kind].items()
+      )
+      + f"; all splits {result[kind.replace('_s', '_total_s')]:.2f} s",
+      flush=True,
+    )
   result["stream_img_s"] = bench_stream(c, mesh, args.batch, args.stream_batches)
-  print(f"streaming: {result['stream_img_s']:.0f} decoded images/s at {args.size} px "
-        f"({args.workers} workers)", flush=True)
+  print(
+    f"streaming: {result['stream_img_s']:.0f} decoded images/s at {args.size} px "
+    f"({args.workers} workers)",
+    flush=True,
+  )
   result["augment_batch_s"], result["augment_compile_s"] = bench_augment(
-      c, mesh, args.batch, args.augment_repeats)
-  print(f"in-memory on-device batch+augment: {result['augment_batch_s']:.2f} batches/s "
-        f"({result['augment_batch_s'] * args.batch:.0f} img/s) at batch {args.batch}, "
-        f"{args.size} px (compile {result['augment_compile_s']:.1f} s)", flush=True)
+    c, mesh, args.batch, args.augment_repeats
+  )
+  print(
+    f"in-memory on-device batch+augment: {result['augment_batch_s']:.2f} batches/s "
+    f"({result['augment_batch_s'] * args.batch:.0f} img/s) at batch {args.batch}, "
+    f"{args.size} px (compile {result['augment_compile_s']:.1f} s)",
+    flush=True,
+  )
   if args.resnet_steps > 0:
     result["resnet18_step_s"], result["resnet18_compile_s"] = bench_resnet18(
-        args.size, args.batch, args.resnet_steps)
+      args.size, args.batch, args.resnet_steps
+    )
     ratio = result["augment_batch_s"] / result["resnet18_step_s"]
     result["augment_over_resnet18"] = ratio
-    print(f"ResNet-18 train step: {result['resnet18_step_s']:.3f} steps/s at batch {args.batch}, "
-          f"{args.size} px; augmentation is {ratio:.1f}x faster", flush=True)
+    print(
+      f"ResNet-18 train step: {result['resnet18_step_s']:.3f} steps/s at batch {args.batch}, "
+      f"{args.size} px; augmentation is {ratio:.1f}x faster",
+      flush=True,
+    )
   if args.out:
     with open(args.out, "w") as f:
       json.dump(result, f, indent=1)

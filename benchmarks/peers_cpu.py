@@ -19,6 +19,7 @@ Prints one JSON line. PyTorch lives in its own virtual environment (it is not a
 project dependency): run this file with that environment's python, or point
 benchmarks/train_step.py at it with --torch_python.
 """
+
 import argparse
 import functools
 import json
@@ -38,10 +39,19 @@ def _cpu_seconds():
 def _torch_lenet5(nn):
   """The project's lenet5 (3 input channels, ReLU, max-pool, no dropout) in PyTorch."""
   return nn.Sequential(
-      nn.Conv2d(3, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
-      nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-      nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
-      nn.Linear(84, NUM_CLASSES))
+    nn.Conv2d(3, 6, 5),
+    nn.ReLU(),
+    nn.MaxPool2d(2),
+    nn.Conv2d(6, 16, 5),
+    nn.ReLU(),
+    nn.MaxPool2d(2),
+    nn.Flatten(),
+    nn.Linear(16 * 5 * 5, 120),
+    nn.ReLU(),
+    nn.Linear(120, 84),
+    nn.ReLU(),
+    nn.Linear(84, NUM_CLASSES),
+  )
 
 
 def torch_step_throughput(model_name, image_size, batch_size, steps, warmup):
@@ -51,17 +61,19 @@ def torch_step_throughput(model_name, image_size, batch_size, steps, warmup):
     import torchvision  # pylint: disable=g-import-not-at-top
   except ImportError as e:
     return dict(
-        error=(f'PyTorch peer not run: {e}. Install torch and torchvision '
-               'into a separate environment (python -m venv /work/torch-venv '
-               '&& /work/torch-venv/bin/pip install torch torchvision) and '
-               'pass --torch_python=/work/torch-venv/bin/python.'))
+      error=(
+        f"PyTorch peer not run: {e}. Install torch and torchvision "
+        "into a separate environment (python -m venv /work/torch-venv "
+        "&& /work/torch-venv/bin/pip install torch torchvision) and "
+        "pass --torch_python=/work/torch-venv/bin/python."
+      )
+    )
   torch.manual_seed(0)
-  if model_name == 'lenet5':
+  if model_name == "lenet5":
     model = _torch_lenet5(torch.nn)
   else:
     model = getattr(torchvision.models, model_name)(num_classes=NUM_CLASSES)
-  optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9,
-                              weight_decay=5e-4)
+  optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
   images = torch.randn(batch_size, 3, image_size, image_size)
   labels = torch.randint(0, NUM_CLASSES, (batch_size,))
   loss_fn = torch.nn.CrossEntropyLoss()
@@ -79,21 +91,23 @@ def torch_step_throughput(model_name, image_size, batch_size, steps, warmup):
   for _ in range(steps):
     step()
   step_s = (time.perf_counter() - start) / steps
-  return dict(peer='torch-cpu', version=torch.__version__,
-              threads=torch.get_num_threads(),
-              img_per_s=round(batch_size / step_s, 1),
-              step_ms=round(step_s * 1e3, 1),
-              cpu_s_per_step=round((_cpu_seconds() - cpu_before) / steps, 3))
+  return dict(
+    peer="torch-cpu",
+    version=torch.__version__,
+    threads=torch.get_num_threads(),
+    img_per_s=round(batch_size / step_s, 1),
+    step_ms=round(step_s * 1e3, 1),
+    cpu_s_per_step=round((_cpu_seconds() - cpu_before) / steps, 3),
+  )
 
 
-def flax_textbook_step_throughput(model_name, image_size, batch_size, steps,
-                                  warmup):
+def flax_textbook_step_throughput(model_name, image_size, batch_size, steps, warmup):
   """Images/s of a textbook Flax Linen ResNet-18 training step, float32."""
-  if model_name != 'resnet18':
-    return dict(error='the textbook Flax CPU peer is written for resnet18 only')
+  if model_name != "resnet18":
+    return dict(error="the textbook Flax CPU peer is written for resnet18 only")
+  import flax.linen as nn  # pylint: disable=g-import-not-at-top
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-  import flax.linen as nn  # pylint: disable=g-import-not-at-top
   import optax  # pylint: disable=g-import-not-at-top
 
   class Block(nn.Module):
@@ -103,8 +117,7 @@ def flax_textbook_step_throughput(model_name, image_size, batch_size, steps,
     @nn.compact
     def __call__(self, x, train):
       conv = functools.partial(nn.Conv, use_bias=False)
-      norm = functools.partial(nn.BatchNorm, use_running_average=not train,
-                               momentum=0.9)
+      norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9)
       residual = x
       y = nn.relu(norm()(conv(self.filters, (3, 3), self.strides)(x)))
       y = norm()(conv(self.filters, (3, 3))(y))
@@ -113,12 +126,11 @@ def flax_textbook_step_throughput(model_name, image_size, batch_size, steps,
       return nn.relu(residual + y)
 
   class ResNet18(nn.Module):
-
     @nn.compact
     def __call__(self, x, train):
       x = nn.Conv(64, (7, 7), 2, use_bias=False)(x)
       x = nn.relu(nn.BatchNorm(use_running_average=not train)(x))
-      x = nn.max_pool(x, (3, 3), (2, 2), 'SAME')
+      x = nn.max_pool(x, (3, 3), (2, 2), "SAME")
       for stage, blocks in enumerate((2, 2, 2, 2)):
         for block in range(blocks):
           strides = 2 if (stage > 0 and block == 0) else 1
@@ -126,27 +138,25 @@ def flax_textbook_step_throughput(model_name, image_size, batch_size, steps,
       return nn.Dense(NUM_CLASSES)(jnp.mean(x, axis=(1, 2)))
 
   model = ResNet18()
-  images = jax.random.normal(jax.random.key(0),
-                             (batch_size, image_size, image_size, 3))
+  images = jax.random.normal(jax.random.key(0), (batch_size, image_size, image_size, 3))
   labels = jax.random.randint(jax.random.key(1), (batch_size,), 0, NUM_CLASSES)
   variables = model.init(jax.random.key(2), images[:2], train=False)
-  params, batch_stats = variables['params'], variables['batch_stats']
-  tx = optax.chain(optax.add_decayed_weights(5e-4),
-                   optax.sgd(0.1, momentum=0.9))
+  params, batch_stats = variables["params"], variables["batch_stats"]
+  tx = optax.chain(optax.add_decayed_weights(5e-4), optax.sgd(0.1, momentum=0.9))
   opt_state = tx.init(params)
 
   @functools.partial(jax.jit, donate_argnums=(0, 1, 2))
   def step(params, batch_stats, opt_state, images, labels):
     def loss_fn(p):
       logits, updates = model.apply(
-          {'params': p, 'batch_stats': batch_stats}, images, train=True,
-          mutable=['batch_stats'])
+        {"params": p, "batch_stats": batch_stats}, images, train=True, mutable=["batch_stats"]
+      )
       loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
       return loss.mean(), updates
+
     (loss, updates), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
     deltas, opt_state = tx.update(grads, opt_state, params)
-    return (optax.apply_updates(params, deltas), updates['batch_stats'],
-            opt_state, loss)
+    return (optax.apply_updates(params, deltas), updates["batch_stats"], opt_state, loss)
 
   state = (params, batch_stats, opt_state)
   for _ in range(warmup):
@@ -157,31 +167,36 @@ def flax_textbook_step_throughput(model_name, image_size, batch_size, steps,
     *state, loss = step(*state, images, labels)
   loss.block_until_ready()
   step_s = (time.perf_counter() - start) / steps
-  return dict(peer='flax-linen-textbook-cpu', version=jax.__version__,
-              img_per_s=round(batch_size / step_s, 1),
-              step_ms=round(step_s * 1e3, 1))
+  return dict(
+    peer="flax-linen-textbook-cpu",
+    version=jax.__version__,
+    img_per_s=round(batch_size / step_s, 1),
+    step_ms=round(step_s * 1e3, 1),
+  )
 
 
 def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('peer', choices=('torch', 'jax'))
-  parser.add_argument('--model', default='resnet18')
-  parser.add_argument('--image_size', type=int, default=64)
-  parser.add_argument('--batch_size', type=int, default=128)
-  parser.add_argument('--steps', type=int, default=8)
-  parser.add_argument('--warmup', type=int, default=2)
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("peer", choices=("torch", "jax"))
+  parser.add_argument("--model", default="resnet18")
+  parser.add_argument("--image_size", type=int, default=64)
+  parser.add_argument("--batch_size", type=int, default=128)
+  parser.add_argument("--steps", type=int, default=8)
+  parser.add_argument("--warmup", type=int, default=2)
   args = parser.parse_args(argv)
-  bench = (torch_step_throughput if args.peer == 'torch'
-           else flax_textbook_step_throughput)
-  result = bench(args.model, args.image_size, args.batch_size, args.steps,
-                 args.warmup)
-  result.update(model=args.model, image_size=args.image_size,
-                batch_size=args.batch_size, steps=args.steps,
-                nproc=os.cpu_count())
-  result.setdefault('peer', f'{args.peer}-cpu')
+  bench = torch_step_throughput if args.peer == "torch" else flax_textbook_step_throughput
+  result = bench(args.model, args.image_size, args.batch_size, args.steps, args.warmup)
+  result.update(
+    model=args.model,
+    image_size=args.image_size,
+    batch_size=args.batch_size,
+    steps=args.steps,
+    nproc=os.cpu_count(),
+  )
+  result.setdefault("peer", f"{args.peer}-cpu")
   print(json.dumps(result), flush=True)
-  return 1 if 'error' in result else 0
+  return 1 if "error" in result else 0
 
 
-if __name__ == '__main__':
+if __name__ == "__main__":
   sys.exit(main())

@@ -24,6 +24,7 @@ Examples:
   python benchmarks/train_step.py --suite=gpu --out=$OUT/train_step_gpu.json
 Full results and machine notes: benchmarks/RESULTS.md.
 """
+
 import argparse
 import importlib.util
 import json
@@ -37,21 +38,25 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Dense bf16 matrix rate measured on the lent machines (a large bf16 matmul through
 # PyTorch, /work/shared/perf_anchors.md): MFU is XLA's FLOPs over this. No peak is
 # assumed for a CPU: there the script prints FLOP/s only.
-PEAK_FLOPS = {'H100': 790e12, 'H200': 790e12}
+PEAK_FLOPS = {"H100": 790e12, "H200": 790e12}
 
-GPU_CASES = (('resnet18', 128, 256), ('resnet50', 224, 256))
-CPU_CASES = (('resnet18', 64, 128),)
+GPU_CASES = (("resnet18", 128, 256), ("resnet50", 224, 256))
+CPU_CASES = (("resnet18", 64, 128),)
 # The model line of the training issue, each at a size where the project's model and the
 # torchvision one are the same network (AlexNet's 6x6 feature map needs 224 px).
-CPU_MODEL_CASES = (('lenet5', 32, 128), ('alexnet', 224, 64), ('resnet18', 64, 128),
-                   ('resnet50', 64, 64))
+CPU_MODEL_CASES = (
+  ("lenet5", 32, 128),
+  ("alexnet", 224, 64),
+  ("resnet18", 64, 128),
+  ("resnet50", 64, 64),
+)
 
 
 def _model_options(model, image_size, dtype, conv_impl):
-  options = {'dtype': dtype, 'conv_impl': conv_impl, 'input_size': image_size}
-  if model == 'lenet5':  # no stem option; the images are RGB
+  options = {"dtype": dtype, "conv_impl": conv_impl, "input_size": image_size}
+  if model == "lenet5":  # no stem option; the images are RGB
     return dict(options, in_channels=3)
-  return dict(options, stem='imagenet')
+  return dict(options, stem="imagenet")
 
 
 def _peak_for(device_kind):
@@ -63,7 +68,8 @@ def _peak_for(device_kind):
 
 def _load_default_config():
   spec = importlib.util.spec_from_file_location(
-      'default_config', os.path.join(REPO, 'configs', 'default.py'))
+    "default_config", os.path.join(REPO, "configs", "default.py")
+  )
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   return module.get_config()
@@ -72,85 +78,94 @@ def _load_default_config():
 def _count_cache_events():
   """Counts persistent-cache hits and misses (jax.monitoring events) from now on."""
   import jax  # pylint: disable=g-import-not-at-top
-  counts = {'cache_hits': 0, 'cache_misses': 0}
+
+  counts = {"cache_hits": 0, "cache_misses": 0}
 
   def listener(event, **kwargs):
     del kwargs
     for name in counts:
-      if event == f'/jax/compilation_cache/{name}':
+      if event == f"/jax/compilation_cache/{name}":
         counts[name] += 1
+
   jax.monitoring.register_event_listener(listener)
   return counts
 
 
 def measure_project_step(args, launched_at):
   """Builds the trainer's step exactly as the training loop does and times it."""
-  phases = {'python_start_to_main_s': round(time.time() - launched_at, 2)}
+  phases = {"python_start_to_main_s": round(time.time() - launched_at, 2)}
   tick = time.time()
   import jax  # pylint: disable=g-import-not-at-top
+
   from abstract_cls.data import pipeline  # pylint: disable=g-import-not-at-top
   from abstract_cls.train import mesh as mesh_lib  # pylint: disable=g-import-not-at-top
   from abstract_cls.train import optimizer as optimizer_lib  # pylint: disable=g-import-not-at-top
   from abstract_cls.train import state as state_lib  # pylint: disable=g-import-not-at-top
   from abstract_cls.train import step as step_lib  # pylint: disable=g-import-not-at-top
-  phases['imports_s'] = round(time.time() - tick, 2)
+
+  phases["imports_s"] = round(time.time() - tick, 2)
 
   # As train_and_evaluate does: '' means the trainer's default cache folder.
   mesh_lib.enable_compilation_cache(args.cache_dir)
   cache_events = _count_cache_events()
   device = jax.devices()[0]
-  on_gpu = device.platform == 'gpu'
-  dtype = args.dtype or ('bfloat16' if on_gpu else 'float32')
+  on_gpu = device.platform == "gpu"
+  dtype = args.dtype or ("bfloat16" if on_gpu else "float32")
 
   config = _load_default_config()
   config.model.name = args.model
   config.model.options = _model_options(args.model, args.image_size, dtype, args.conv_impl)
   config.data.name = args.data
   config.data.image_size = args.image_size
-  config.data.mode = 'in_memory'
+  config.data.mode = "in_memory"
   if args.data_dir:
     config.data.data_dir = args.data_dir
   config.train.batch_size = args.batch_size
 
   tick = time.time()
   mesh = mesh_lib.make_mesh(args.num_devices)
-  train_input = pipeline.make_train_input(config.data, 'train', mesh, config.seed,
-                                          args.batch_size)
+  train_input = pipeline.make_train_input(config.data, "train", mesh, config.seed, args.batch_size)
   jax.block_until_ready(train_input.device_data)
-  phases['data_to_device_s'] = round(time.time() - tick, 2)
+  phases["data_to_device_s"] = round(time.time() - tick, 2)
 
   tick = time.time()
   # The same calls, in the same order, as abstract_cls.train.loop.train_and_evaluate.
   total_steps = max(train_input.steps_per_epoch * 10, 1000)
   schedule = mesh_lib.replicate(
-      optimizer_lib.schedule_values(config.optimizer, train_input.steps_per_epoch,
-                                    total_steps), mesh)
+    optimizer_lib.schedule_values(config.optimizer, train_input.steps_per_epoch, total_steps), mesh
+  )
   optimizer = optimizer_lib.make_optimizer(config.optimizer)
   graphs, state = state_lib.create_train_state(config, mesh, optimizer)
   acc = jax.jit(step_lib.init_accumulators, out_shardings=mesh_lib.replicated(mesh))()
-  train_step = step_lib.make_train_step(graphs, train_input, optimizer, config,
-                                        train_input.class_weights, mesh)
+  train_step = step_lib.make_train_step(
+    graphs, train_input, optimizer, config, train_input.class_weights, mesh
+  )
   jax.block_until_ready((state, acc))
-  phases['model_and_state_s'] = round(time.time() - tick, 2)
+  phases["model_and_state_s"] = round(time.time() - tick, 2)
 
   tick = time.time()
-  compiled = train_step.lower(state, acc, train_input.device_data, train_input.host_batch(0),
-                              schedule, with_layer_norms=False).compile()
-  phases['step_compile_s'] = round(time.time() - tick, 2)
+  compiled = train_step.lower(
+    state, acc, train_input.device_data, train_input.host_batch(0), schedule, with_layer_norms=False
+  ).compile()
+  phases["step_compile_s"] = round(time.time() - tick, 2)
   cost = compiled.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-  flops_per_step = float(cost.get('flops', 0.0)) if cost else 0.0
+  flops_per_step = float(cost.get("flops", 0.0)) if cost else 0.0
   # Collectives in the compiled step: the gradient all-reduce plus one per batch-norm
   # reduction when the batch is sharded (synchronised batch norm), 0 on one device.
-  hlo_all_reduces = sum(1 for line in compiled.as_text().splitlines()
-                        if ' all-reduce(' in line or ' all-reduce-start(' in line)
+  hlo_all_reduces = sum(
+    1
+    for line in compiled.as_text().splitlines()
+    if " all-reduce(" in line or " all-reduce-start(" in line
+  )
 
   def run(steps, first_step):
     nonlocal state, acc
     for step in range(first_step, first_step + steps):
       train_input.prepare_epoch(step)  # as the training loop does
-      state, acc, _ = compiled(state, acc, train_input.device_data,
-                               train_input.host_batch(step), schedule)
+      state, acc, _ = compiled(
+        state, acc, train_input.device_data, train_input.host_batch(step), schedule
+      )
     jax.block_until_ready(acc)
 
   tick = time.time()
@@ -159,7 +174,7 @@ def measure_project_step(args, launched_at):
   # Process CPU seconds (all threads): on a shared machine this moves far less with the
   # load than wall time does, so it is reported beside it.
   cpu_s_to_first_step = _cpu_seconds()
-  phases['first_step_s'] = round(first_step_done_at - tick, 2)
+  phases["first_step_s"] = round(first_step_done_at - tick, 2)
   run(args.warmup, 1)
   windows = []
   cpu_before = _cpu_seconds()
@@ -171,36 +186,48 @@ def measure_project_step(args, launched_at):
     step += args.steps
   cpu_s_per_step = (_cpu_seconds() - cpu_before) / (args.steps * args.windows)
   step_s = statistics.median(windows)
-  loss = float(jax.device_get(acc['loss_sum'] / acc['steps']))
+  loss = float(jax.device_get(acc["loss_sum"] / acc["steps"]))
   input_ms = _time_input_alone(train_input, args.steps) if args.time_input else None
   profile = None
   if args.profile_steps:
     import step_profile  # pylint: disable=g-import-not-at-top
+
     profile = step_profile.top_ops(lambda n: run(n, step), args.profile_steps)
   memory = device.memory_stats() or {}
   peak = args.peak_flops or _peak_for(device.device_kind)
   # Under SPMD, cost_analysis counts one device's program; the step runs on all of them.
   flops_total = flops_per_step * mesh.devices.size
   result = dict(
-      peer='abstract_cls', model=args.model, image_size=args.image_size,
-      batch_size=args.batch_size, dtype=dtype, data=args.data,
-      conv_impl=args.conv_impl, device=str(device.device_kind),
-      num_devices=int(mesh.devices.size), jax=jax.__version__,
-      img_per_s=round(args.batch_size / step_s, 1), step_ms=round(step_s * 1e3, 2),
-      window_img_per_s=[round(args.batch_size / w, 1) for w in windows],
-      xla_flops_per_image=round(flops_total / args.batch_size / 1e9, 3),
-      achieved_tflops=round(flops_total / step_s / 1e12, 4),
-      mfu=round(flops_total / step_s / peak, 4) if peak else None,
-      peak_tflops_assumed=peak / 1e12 if peak else None,
-      peak_memory_gb=round(memory.get('peak_bytes_in_use', 0) / 2**30, 2)
-      if memory else None,
-      host_max_rss_gb=round(_max_rss_bytes() / 2**30, 2),
-      input_ms=input_ms, profile=profile, hlo_all_reduces=hlo_all_reduces,
-      mean_loss=round(loss, 4),
-      num_examples=train_input.num_examples,
-      cpu_s_per_step=round(cpu_s_per_step, 3),
-      cpu_s_to_first_step=round(cpu_s_to_first_step, 2),
-      first_step_done_at=first_step_done_at, phases=phases, **cache_events)
+    peer="abstract_cls",
+    model=args.model,
+    image_size=args.image_size,
+    batch_size=args.batch_size,
+    dtype=dtype,
+    data=args.data,
+    conv_impl=args.conv_impl,
+    device=str(device.device_kind),
+    num_devices=int(mesh.devices.size),
+    jax=jax.__version__,
+    img_per_s=round(args.batch_size / step_s, 1),
+    step_ms=round(step_s * 1e3, 2),
+    window_img_per_s=[round(args.batch_size / w, 1) for w in windows],
+    xla_flops_per_image=round(flops_total / args.batch_size / 1e9, 3),
+    achieved_tflops=round(flops_total / step_s / 1e12, 4),
+    mfu=round(flops_total / step_s / peak, 4) if peak else None,
+    peak_tflops_assumed=peak / 1e12 if peak else None,
+    peak_memory_gb=round(memory.get("peak_bytes_in_use", 0) / 2**30, 2) if memory else None,
+    host_max_rss_gb=round(_max_rss_bytes() / 2**30, 2),
+    input_ms=input_ms,
+    profile=profile,
+    hlo_all_reduces=hlo_all_reduces,
+    mean_loss=round(loss, 4),
+    num_examples=train_input.num_examples,
+    cpu_s_per_step=round(cpu_s_per_step, 3),
+    cpu_s_to_first_step=round(cpu_s_to_first_step, 2),
+    first_step_done_at=first_step_done_at,
+    phases=phases,
+    **cache_events,
+  )
   return result
 
 
@@ -232,78 +259,101 @@ def _cpu_seconds():
 
 def _max_rss_bytes():
   import resource  # pylint: disable=g-import-not-at-top
+
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--suite', default='one',
-                      choices=('one', 'cpu', 'cpu_models', 'gpu', 'startup', 'scaling'))
-  parser.add_argument('--model', default='resnet18')
-  parser.add_argument('--image_size', type=int, default=64)
-  parser.add_argument('--batch_size', type=int, default=128)
-  parser.add_argument('--steps', type=int, default=5, help='timed steps per window')
-  parser.add_argument('--windows', type=int, default=1, help='timed windows (median)')
-  parser.add_argument('--warmup', type=int, default=1, help='untimed steps after the first')
-  parser.add_argument('--repeats', type=int, default=3, help='alternations with the peers')
-  parser.add_argument('--data', default='abstract_icons',
-                      help="TFDS name (Contract 2) or 'synthetic' for a smoke run")
-  parser.add_argument('--data_dir', default='')
-  parser.add_argument('--dtype', default='', help="'' = bfloat16 on GPU, float32 on CPU")
-  parser.add_argument('--conv_impl', default='auto')
-  parser.add_argument('--num_devices', type=int, default=0, help='0 = all devices')
-  parser.add_argument('--cache_dir', default='',
-                      help="persistent compilation cache; '' = the trainer's default")
-  parser.add_argument('--profile_steps', type=int, default=0,
-                      help='one: also trace N more steps and list the top XLA ops by '
-                           'thread time (benchmarks/step_profile.py)')
-  parser.add_argument('--time_input', type=int, default=1,
-                      help='also time the input path alone (1) or not (0)')
-  parser.add_argument('--peak_flops', type=float, default=0.0,
-                      help='override the device peak used for MFU (FLOP/s)')
-  parser.add_argument('--torch_python', default=os.environ.get('TORCH_PYTHON', sys.executable),
-                      help='python with torch + torchvision, for the PyTorch peers')
-  parser.add_argument('--with_flax_peer', action='store_true',
-                      help='cpu suite: also run the textbook Flax peer (slow)')
-  parser.add_argument('--gpu_peer_steps', type=int, default=40)
-  parser.add_argument('--out', default='', help='write every result as JSON here')
-  parser.add_argument('--only', default='',
-                      help='comparison suites: comma-separated model names to keep '
-                           '(e.g. --suite=cpu_models --only=lenet5 --steps=40)')
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument(
+    "--suite", default="one", choices=("one", "cpu", "cpu_models", "gpu", "startup", "scaling")
+  )
+  parser.add_argument("--model", default="resnet18")
+  parser.add_argument("--image_size", type=int, default=64)
+  parser.add_argument("--batch_size", type=int, default=128)
+  parser.add_argument("--steps", type=int, default=5, help="timed steps per window")
+  parser.add_argument("--windows", type=int, default=1, help="timed windows (median)")
+  parser.add_argument("--warmup", type=int, default=1, help="untimed steps after the first")
+  parser.add_argument("--repeats", type=int, default=3, help="alternations with the peers")
+  parser.add_argument(
+    "--data", default="abstract_icons", help="TFDS name (Contract 2) or 'synthetic' for a smoke run"
+  )
+  parser.add_argument("--data_dir", default="")
+  parser.add_argument("--dtype", default="", help="'' = bfloat16 on GPU, float32 on CPU")
+  parser.add_argument("--conv_impl", default="auto")
+  parser.add_argument("--num_devices", type=int, default=0, help="0 = all devices")
+  parser.add_argument(
+    "--cache_dir", default="", help="persistent compilation cache; '' = the trainer's default"
+  )
+  parser.add_argument(
+    "--profile_steps",
+    type=int,
+    default=0,
+    help="one: also trace N more steps and list the top XLA ops by "
+    "thread time (benchmarks/step_profile.py)",
+  )
+  parser.add_argument(
+    "--time_input", type=int, default=1, help="also time the input path alone (1) or not (0)"
+  )
+  parser.add_argument(
+    "--peak_flops", type=float, default=0.0, help="override the device peak used for MFU (FLOP/s)"
+  )
+  parser.add_argument(
+    "--torch_python",
+    default=os.environ.get("TORCH_PYTHON", sys.executable),
+    help="python with torch + torchvision, for the PyTorch peers",
+  )
+  parser.add_argument(
+    "--with_flax_peer",
+    action="store_true",
+    help="cpu suite: also run the textbook Flax peer (slow)",
+  )
+  parser.add_argument("--gpu_peer_steps", type=int, default=40)
+  parser.add_argument("--out", default="", help="write every result as JSON here")
+  parser.add_argument(
+    "--only",
+    default="",
+    help="comparison suites: comma-separated model names to keep "
+    "(e.g. --suite=cpu_models --only=lenet5 --steps=40)",
+  )
   args = parser.parse_args(argv)
 
-  if args.suite == 'one':
+  if args.suite == "one":
     print(json.dumps(measure_project_step(args, launched_at=_LAUNCHED_AT)), flush=True)
     return 0
   # Here, not at the top: tests load this file by path, without benchmarks/ on sys.path.
   import peer_suites  # pylint: disable=g-import-not-at-top
-  if args.suite == 'startup':
+
+  if args.suite == "startup":
     results = peer_suites.run_startup(args)
-  elif args.suite == 'scaling':
+  elif args.suite == "scaling":
     results = peer_suites.run_scaling(args)
-  elif args.suite in ('cpu', 'cpu_models'):
-    cases = CPU_CASES if args.suite == 'cpu' else CPU_MODEL_CASES
-    results = peer_suites.run_comparison(args, _keep(cases, args.only),
-                                         peer_suites.cpu_peer_commands(args))
+  elif args.suite in ("cpu", "cpu_models"):
+    cases = CPU_CASES if args.suite == "cpu" else CPU_MODEL_CASES
+    results = peer_suites.run_comparison(
+      args, _keep(cases, args.only), peer_suites.cpu_peer_commands(args)
+    )
   else:
-    results = peer_suites.run_comparison(args, _keep(GPU_CASES, args.only),
-                                         peer_suites.gpu_peer_commands(args))
+    results = peer_suites.run_comparison(
+      args, _keep(GPU_CASES, args.only), peer_suites.gpu_peer_commands(args)
+    )
   peer_suites.report(results, args.out)
-  return 0 if all('error' not in r for r in results) else 1
+  return 0 if all("error" not in r for r in results) else 1
 
 
 def _keep(cases, only):
   if not only:
     return cases
-  names = only.split(',')
+  names = only.split(",")
   kept = tuple(case for case in cases if case[0] in names)
   if not kept:
-    raise SystemExit(f'--only={only}: no such model in this suite '
-                     f'({", ".join(case[0] for case in cases)})')
+    raise SystemExit(
+      f"--only={only}: no such model in this suite ({', '.join(case[0] for case in cases)})"
+    )
   return kept
 
 
 _LAUNCHED_AT = time.time()
-if __name__ == '__main__':
+if __name__ == "__main__":
   sys.path.insert(0, REPO)
   sys.exit(main())

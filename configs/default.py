@@ -5,6 +5,7 @@ Each field can be overridden on the command line, e.g. --config.optimizer.lr=0.0
 This file alone trains a CIFAR-style resnet20 at 32 px for a short run; see
 configs/resnet.py for the measured default.
 """
+
 import ml_collections
 
 from abstract_cls.data.config import data_config

@@ -11,6 +11,7 @@ Earlier: commit 345a41b (colour jitter not yet a dot, so another trajectory): 88
 another trajectory): 92 s, test 0.594 / 0.455; commit 4e15621 (convolutions on YNNPACK):
 157 s, test 0.585 / 0.410.
 """
+
 import pathlib
 import runpy
 

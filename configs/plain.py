@@ -11,6 +11,7 @@ same commit: 0.543 / 0.287). Earlier: commit a18a653, 275 s, test 0.469 / 0.221 
 0.512 / 0.255 and, seed 1, 0.499 / 0.250); before the chunked tap kernel gradient (commit
 02d6fd4): 651 s, test 0.509 / 0.227 (residual twin then: 0.543 / 0.286).
 """
+
 import pathlib
 import runpy
 

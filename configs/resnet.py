@@ -13,6 +13,7 @@ the 33 s are this machine's drift, not the code); commit ce69325 (convolutions o
 b110052, 276 s, 0.499 / 0.250; before the chunked tap kernel gradient (commit 4fe880c): 726 s,
 test 0.543 / 0.286.
 """
+
 import pathlib
 import runpy
 

@@ -11,6 +11,7 @@ Earlier: commit a18a653, 275 s, test 0.705 / 0.512; commit b110052 (convolutions
 YNNPACK), 345 s, test 0.688 / 0.503.
 At 64 px (the earlier recipe) the same CPU trains it at ~52 img/s: ~20 min.
 """
+
 import pathlib
 import runpy
 

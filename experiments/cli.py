@@ -6,6 +6,7 @@ write_report(results, meta, out_dir) -> Markdown text; summary_line(results, met
 The sweep runs (skipping finished runs), then the report is written to OUT/report.md with
 its PNG plots beside it. --report_only rebuilds the report from the runs already on disk.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,8 +17,7 @@ import sys
 import time
 from types import ModuleType
 
-from experiments import sweep
-from experiments import tables
+from experiments import sweep, tables
 
 
 def default_out(study: str) -> str:
@@ -53,25 +53,36 @@ def completeness(module: ModuleType, meta: dict, results: list[dict]) -> str:
   done = {(r["study_variant"], r["seed"]) for r in results}
   missing = [f"{n} seed {s}" for s in seeds for n in names if (n, s) not in done]
   minutes = sum(r["wall_s"] for r in results) / 60
-  text = (f"Finished runs: {len(done)} of {len(names) * len(seeds)} planned "
-          f"({len(names)} variants x {len(seeds)} seeds), {minutes:.0f} minutes of run time "
-          "in total (training, compiles, evaluation).")
+  text = (
+    f"Finished runs: {len(done)} of {len(names) * len(seeds)} planned "
+    f"({len(names)} variants x {len(seeds)} seeds), {minutes:.0f} minutes of run time "
+    "in total (training, compiles, evaluation)."
+  )
   if missing:
-    text += (f" **Not run** (the sweep was stopped at the time limit; rerunning the command "
-             f"resumes): {', '.join(missing[:12])}{', ...' if len(missing) > 12 else ''}.")
+    text += (
+      f" **Not run** (the sweep was stopped at the time limit; rerunning the command "
+      f"resumes): {', '.join(missing[:12])}{', ...' if len(missing) > 12 else ''}."
+    )
   return text + "\n"
 
 
 def main(module: ModuleType, argv=None) -> int:
-  parser = argparse.ArgumentParser(prog=f"python -m experiments.{module.STUDY}",
-                                   description=(module.__doc__ or "").split("\n")[0])
+  parser = argparse.ArgumentParser(
+    prog=f"python -m experiments.{module.STUDY}", description=(module.__doc__ or "").split("\n")[0]
+  )
   parser.add_argument("--preset", default="quick", choices=sorted(module.PRESETS))
   parser.add_argument("--out", default=None, help=f"default {default_out(module.STUDY)}")
-  parser.add_argument("--report_only", action="store_true",
-                      help="only rebuild report.md and the plots from finished runs")
-  parser.add_argument("--variants", default="",
-                      help="comma-separated variant names to run (default all); lets two "
-                           "processes share a sweep without running the same workdir")
+  parser.add_argument(
+    "--report_only",
+    action="store_true",
+    help="only rebuild report.md and the plots from finished runs",
+  )
+  parser.add_argument(
+    "--variants",
+    default="",
+    help="comma-separated variant names to run (default all); lets two "
+    "processes share a sweep without running the same workdir",
+  )
   args = parser.parse_args(argv)
   preset = module.PRESETS[args.preset]
   if args.variants:
@@ -84,15 +95,39 @@ def main(module: ModuleType, argv=None) -> int:
     extra = getattr(module, "extra", None)
     followup = getattr(module, "followup_variants", None)
     if followup is None:
-      sweep.run_sweep(module.STUDY, module.CONFIG_FILE, preset, module.variants(preset),
-                      out_dir, specs, extra=extra, command=command)
+      sweep.run_sweep(
+        module.STUDY,
+        module.CONFIG_FILE,
+        preset,
+        module.variants(preset),
+        out_dir,
+        specs,
+        extra=extra,
+        command=command,
+      )
     else:  # variants chosen from the first seed's results (e.g. a best combination)
       for seed in preset.seeds:
         one = dataclasses.replace(preset, seeds=(seed,))
-        results = sweep.run_sweep(module.STUDY, module.CONFIG_FILE, one, module.variants(one),
-                                  out_dir, specs, extra=extra, command=command)
-        sweep.run_sweep(module.STUDY, module.CONFIG_FILE, one, followup(one, results, out_dir),
-                        out_dir, specs, extra=extra, command=command)
+        results = sweep.run_sweep(
+          module.STUDY,
+          module.CONFIG_FILE,
+          one,
+          module.variants(one),
+          out_dir,
+          specs,
+          extra=extra,
+          command=command,
+        )
+        sweep.run_sweep(
+          module.STUDY,
+          module.CONFIG_FILE,
+          one,
+          followup(one, results, out_dir),
+          out_dir,
+          specs,
+          extra=extra,
+          command=command,
+        )
     print(f"{module.STUDY}: sweep took {tables.hours_minutes(time.time() - start)}", flush=True)
   write_report(module, out_dir)
   print(f"Wrote {out_dir / 'report.md'}", flush=True)
@@ -112,8 +147,9 @@ def _restricted(module: ModuleType, names: list[str]) -> ModuleType:
     return [known[n] for n in names]
 
   restricted.variants = variants
-  restricted.followup_variants = None if "followup_variants" not in module.__dict__ else \
-      module.followup_variants
+  restricted.followup_variants = (
+    None if "followup_variants" not in module.__dict__ else module.followup_variants
+  )
   return restricted
 
 
@@ -125,4 +161,6 @@ def _aliased(spec: sweep.EvalSpec, preset: sweep.Preset) -> sweep.EvalSpec:
 
 
 if __name__ == "__main__":
-  sys.exit("run a study: python -m experiments.<depth|architectures|regularisation|imbalance|domains>")
+  sys.exit(
+    "run a study: python -m experiments.<depth|architectures|regularisation|imbalance|domains>"
+  )

@@ -5,6 +5,7 @@ Every variant trains for the same number of steps (samplers change the epoch len
 evaluated at the end. Reports macro-F1, accuracy and the recall of the rarest and the most
 frequent training classes.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -12,10 +13,8 @@ import sys
 
 import numpy as np
 
-from experiments import cli
+from experiments import cli, sweep, tables
 from experiments import presets as P
-from experiments import sweep
-from experiments import tables
 
 STUDY = "imbalance"
 CONFIG_FILE = "configs/lenet.py"
@@ -26,28 +25,50 @@ NUM_EXTREME = 3  # rarest / most frequent classes shown
 _BUDGET = {"train.num_epochs": 1000.0, "train.eval_every_epochs": 1000.0}
 
 PRESETS = {
-    "tiny": sweep.Preset("tiny", "synthetic set, 16 px, 2 steps", P.TINY_SEEDS,
-                         P.merged(P.TINY_DATA, {"data.undersample_cap": 4}),
-                         split_alias=P.TINY_ALIAS),
-    "quick": sweep.Preset("quick", "abstract_icons, lenet5, 32 px, 150 steps of 128 (~5 epochs)",
-                          P.SEEDS, P.merged(P.QUICK_DATA, _BUDGET, {
-                              "train.max_steps": 150, "train.log_every": 25,
-                              "data.undersample_cap": 100})),
-    "full": sweep.Preset("full", "abstract_icons, resnet20, 64 px, 3000 steps of 128", P.SEEDS,
-                         P.merged(P.FULL_DATA, _BUDGET, {
-                             "model.name": "resnet20", "model.options.in_channels": 3,
-                             "optimizer.name": "sgd", "optimizer.lr": 0.1,
-                             "optimizer.weight_decay": 5e-4,
-                             "train.max_steps": 3000, "train.log_every": 50,
-                             "data.undersample_cap": 150})),
+  "tiny": sweep.Preset(
+    "tiny",
+    "synthetic set, 16 px, 2 steps",
+    P.TINY_SEEDS,
+    P.merged(P.TINY_DATA, {"data.undersample_cap": 4}),
+    split_alias=P.TINY_ALIAS,
+  ),
+  "quick": sweep.Preset(
+    "quick",
+    "abstract_icons, lenet5, 32 px, 150 steps of 128 (~5 epochs)",
+    P.SEEDS,
+    P.merged(
+      P.QUICK_DATA,
+      _BUDGET,
+      {"train.max_steps": 150, "train.log_every": 25, "data.undersample_cap": 100},
+    ),
+  ),
+  "full": sweep.Preset(
+    "full",
+    "abstract_icons, resnet20, 64 px, 3000 steps of 128",
+    P.SEEDS,
+    P.merged(
+      P.FULL_DATA,
+      _BUDGET,
+      {
+        "model.name": "resnet20",
+        "model.options.in_channels": 3,
+        "optimizer.name": "sgd",
+        "optimizer.lr": 0.1,
+        "optimizer.weight_decay": 5e-4,
+        "train.max_steps": 3000,
+        "train.log_every": 50,
+        "data.undersample_cap": 150,
+      },
+    ),
+  ),
 }
 
 METHODS = {
-    "none": {},
-    "oversample": {"data.balance": "oversample"},
-    "undersample": {"data.balance": "undersample"},
-    "class_weighted": {"data.class_weighting": "inverse"},
-    "focal": {"loss.focal_gamma": 2.0},
+  "none": {},
+  "oversample": {"data.balance": "oversample"},
+  "undersample": {"data.balance": "undersample"},
+  "class_weighted": {"data.class_weighting": "inverse"},
+  "focal": {"loss.focal_gamma": 2.0},
 }
 
 
@@ -66,6 +87,7 @@ def extra(config, workdir: str) -> dict:
   labels, _, files = sweep.split_metadata(config.data, "train")
   if config.data.cleaned_manifest:
     from abstract_cls.data import sources  # pylint: disable=g-import-not-at-top
+
     removed = sources.read_cleaned_manifest(config.data.cleaned_manifest)
     labels = labels[[f not in removed for f in files]]
   del workdir
@@ -74,6 +96,7 @@ def extra(config, workdir: str) -> dict:
 
 def _codes():
   from abstract_cls import taxonomy  # pylint: disable=g-import-not-at-top
+
   return taxonomy.class_codes()
 
 
@@ -103,17 +126,28 @@ def write_report(results, meta, out_dir) -> str:
   codes = _codes()
   rare_codes, freq_codes = [codes[i] for i in rare], [codes[i] for i in frequent]
   support = results[0]["evals"]["test"]["per_class"]
-  headers = (["method", "test macro-F1 %", "test accuracy %",
-              f"mean recall, {NUM_EXTREME} rarest %", f"mean recall, {NUM_EXTREME} most frequent %"]
-             + [f"recall {c} (train {counts[codes.index(c)]:.0f}, test {support[c]['support']}) %"
-                for c in rare_codes + freq_codes])
+  headers = [
+    "method",
+    "test macro-F1 %",
+    "test accuracy %",
+    f"mean recall, {NUM_EXTREME} rarest %",
+    f"mean recall, {NUM_EXTREME} most frequent %",
+  ] + [
+    f"recall {c} (train {counts[codes.index(c)]:.0f}, test {support[c]['support']}) %"
+    for c in rare_codes + freq_codes
+  ]
   rows = []
   for name, runs in groups.items():
-    rows.append([name, tables.fmt(tables.column(runs, lambda r: r["evals"]["test"]["macro_f1"])),
-                 tables.fmt(tables.column(runs, lambda r: r["evals"]["test"]["accuracy"])),
-                 tables.fmt(tables.column(runs, _group_recall(rare_codes))),
-                 tables.fmt(tables.column(runs, _group_recall(freq_codes)))]
-                + [tables.fmt(tables.column(runs, _recall(c))) for c in rare_codes + freq_codes])
+    rows.append(
+      [
+        name,
+        tables.fmt(tables.column(runs, lambda r: r["evals"]["test"]["macro_f1"])),
+        tables.fmt(tables.column(runs, lambda r: r["evals"]["test"]["accuracy"])),
+        tables.fmt(tables.column(runs, _group_recall(rare_codes))),
+        tables.fmt(tables.column(runs, _group_recall(freq_codes))),
+      ]
+      + [tables.fmt(tables.column(runs, _recall(c))) for c in rare_codes + freq_codes]
+    )
   text = tables.markdown_table(headers, rows)
   fig, axes = tables.new_figure(width=8.0)
   ax = axes[0][0]
@@ -130,8 +164,10 @@ def write_report(results, meta, out_dir) -> str:
   ax.legend(fontsize=7)
   plot = tables.save_figure(fig, out_dir / "recall_rare_vs_frequent.png")
   text += f"\n![{plot}]({plot})\n\n"
-  text += ("Recall per class is over the test split, whose rarest classes have few images "
-           "(support in the header), so their recalls move in large steps.\n\n")
+  text += (
+    "Recall per class is over the test split, whose rarest classes have few images "
+    "(support in the header), so their recalls move in large steps.\n\n"
+  )
   text += "**Findings:**\n\n" + "".join(f"- {x}\n" for x in findings(groups, rare_codes))
   return text
 
@@ -150,14 +186,21 @@ def findings(groups, rare_codes) -> list[str]:
     f1_up, f1_down = direction > 0, direction < 0
     rare_up = rare > base_rare
     # The literature's claim: rebalancing trades head accuracy for tail recall and macro-F1.
-    verdict = ("agrees with the literature (both higher)" if f1_up and rare_up else
-               "agrees only in part (macro-F1 higher, rarest-class recall not)" if f1_up else
-               "agrees only in part (rarest-class recall higher, macro-F1 not)" if rare_up else
-               "disagrees with the literature at this budget (neither higher)")
-    change = ("higher" if f1_up else "lower" if f1_down else "no change beyond the seed spread")
-    lines.append(f"{name}: macro-F1 {100 * m:.1f}% vs {100 * base_f1:.1f}% without a fix "
-                 f"({100 * (m - base_f1):+.1f} points, {change}); rarest-class recall "
-                 f"{100 * rare:.1f}% vs {100 * base_rare:.1f}%: {verdict}.")
+    verdict = (
+      "agrees with the literature (both higher)"
+      if f1_up and rare_up
+      else "agrees only in part (macro-F1 higher, rarest-class recall not)"
+      if f1_up
+      else "agrees only in part (rarest-class recall higher, macro-F1 not)"
+      if rare_up
+      else "disagrees with the literature at this budget (neither higher)"
+    )
+    change = "higher" if f1_up else "lower" if f1_down else "no change beyond the seed spread"
+    lines.append(
+      f"{name}: macro-F1 {100 * m:.1f}% vs {100 * base_f1:.1f}% without a fix "
+      f"({100 * (m - base_f1):+.1f} points, {change}); rarest-class recall "
+      f"{100 * rare:.1f}% vs {100 * base_rare:.1f}%: {verdict}."
+    )
   return lines
 
 
@@ -165,8 +208,11 @@ def summary_line(results, meta) -> str:
   groups = tables.by_variant(results)
   f1 = lambda r: r["evals"]["test"]["macro_f1"]
   parts = [f"{n} {tables.fmt(tables.column(runs, f1))}" for n, runs in groups.items()]
-  return (f"**Imbalance** (preset `{meta['preset']}`, commit {tables.short_commit(meta)}): test macro-F1 % "
-          + ", ".join(parts) + ".")
+  return (
+    f"**Imbalance** (preset `{meta['preset']}`, commit {tables.short_commit(meta)}): test macro-F1 % "
+    + ", ".join(parts)
+    + "."
+  )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ Training-set restrictions (a stratified subset for the quick preset, training do
 the unseen-domain study) go through the pipeline's existing `data.cleaned_manifest` field:
 the sweep writes a CSV that marks the excluded files keep=0, so no pipeline change is needed.
 """
+
 from __future__ import annotations
 
 import csv
@@ -39,6 +40,7 @@ RESULT_FILE = "result.json"
 @dataclasses.dataclass(frozen=True)
 class Variant:
   """One configuration of a study: `overrides` maps dotted config keys to values."""
+
   name: str
   overrides: Mapping[str, Any]
   labels: Mapping[str, Any] = dataclasses.field(default_factory=dict)
@@ -48,6 +50,7 @@ class Variant:
 @dataclasses.dataclass(frozen=True)
 class EvalSpec:
   """Evaluate the selected checkpoint on the union of `splits`, keeping only `domains`."""
+
   name: str
   splits: tuple[str, ...]
   domains: tuple[str, ...] = ()  # () = every domain
@@ -104,24 +107,30 @@ def build_config(config_file: str, preset: Preset, variant: Variant, seed: int):
 def split_metadata(data_config, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
   """(labels, domains, file_names) of a split without decoding pixels."""
   from abstract_cls.data import sources  # pylint: disable=g-import-not-at-top
+
   plain = ml_collections.ConfigDict(data_config.to_dict())
   plain.cleaned_manifest = ""
   source = sources.open_source(plain, split)
   meta = [sources.record_metadata(source[i]) for i in range(len(source))]
-  return (np.array([m[0] for m in meta], np.int32), np.array([m[1] for m in meta], np.int32),
-          np.array([m[2] for m in meta], dtype=str))
+  return (
+    np.array([m[0] for m in meta], np.int32),
+    np.array([m[1] for m in meta], np.int32),
+    np.array([m[2] for m in meta], dtype=str),
+  )
 
 
 def domain_indices(names: Sequence[str]) -> list[int]:
   from abstract_cls import taxonomy  # pylint: disable=g-import-not-at-top
+
   unknown = [n for n in names if n not in taxonomy.DOMAIN_INDEX]
   if unknown:
     raise ValueError(f"unknown domain(s) {unknown}; known: {taxonomy.DOMAINS}")
   return [taxonomy.DOMAIN_INDEX[n] for n in names]
 
 
-def write_train_filter(data_config, preset: Preset, variant: Variant, seed: int,
-                       path: pathlib.Path) -> str:
+def write_train_filter(
+  data_config, preset: Preset, variant: Variant, seed: int, path: pathlib.Path
+) -> str:
   """Writes the cleaned-manifest CSV for this run's training restrictions; '' if none.
 
   Dropped: train/validation files outside variant.train_domains, and (train_fraction < 1)
@@ -142,8 +151,10 @@ def write_train_filter(data_config, preset: Preset, variant: Variant, seed: int,
         members = np.flatnonzero((labels == c) & keep)
         n = max(1, int(round(preset.train_fraction * len(members))))
         keep[rng.permutation(members)[n:]] = False
-    rows += [(f, "1" if k else "0", "" if k else "experiments: outside this run's training set")
-             for f, k in zip(files, keep)]
+    rows += [
+      (f, "1" if k else "0", "" if k else "experiments: outside this run's training set")
+      for f, k in zip(files, keep)
+    ]
   path.parent.mkdir(parents=True, exist_ok=True)
   with path.open("w", newline="", encoding="utf-8") as f:
     writer = csv.writer(f)
@@ -158,10 +169,15 @@ _EVAL_CACHE: dict[tuple, Any] = {}
 def _eval_input(config, split: str, mesh):
   """EvalInput for `split` with no training filter; decoded once per process and data config."""
   from abstract_cls.train import evaluate as evaluate_lib  # pylint: disable=g-import-not-at-top
+
   data = ml_collections.ConfigDict(config.data.to_dict())
   data.cleaned_manifest = ""
-  key = (json.dumps(data.to_dict(), sort_keys=True, default=str), split,
-         config.eval.batch_size, mesh.devices.size)
+  key = (
+    json.dumps(data.to_dict(), sort_keys=True, default=str),
+    split,
+    config.eval.batch_size,
+    mesh.devices.size,
+  )
   if key not in _EVAL_CACHE:
     plain = ml_collections.ConfigDict(config.to_dict())
     plain.data = data
@@ -172,15 +188,20 @@ def _eval_input(config, split: str, mesh):
 def restore_best(workdir: str):
   """The run's checkpoint with the best validation macro-F1, as an inference model."""
   from abstract_cls.train import checkpointing  # pylint: disable=g-import-not-at-top
+
   return checkpointing.restore_for_inference(workdir, "best")
 
 
 def evaluate_checkpoint(config, workdir: str, specs: Sequence[EvalSpec]) -> dict:
   """Restores the best checkpoint and evaluates every spec; -> {spec name: metrics}."""
-  from abstract_cls.evaluation import metrics as metrics_lib  # pylint: disable=g-import-not-at-top
-  from abstract_cls.train import mesh as mesh_lib, state as state_lib  # pylint: disable=g-import-not-at-top
-  from abstract_cls.train import evaluate as evaluate_lib, step as step_lib  # pylint: disable=g-import-not-at-top
   import jax  # pylint: disable=g-import-not-at-top
+
+  from abstract_cls.evaluation import metrics as metrics_lib  # pylint: disable=g-import-not-at-top
+  from abstract_cls.train import evaluate as evaluate_lib  # pylint: disable=g-import-not-at-top
+  from abstract_cls.train import mesh as mesh_lib  # pylint: disable=g-import-not-at-top
+  from abstract_cls.train import state as state_lib
+  from abstract_cls.train import step as step_lib
+
   model, _, best_step = restore_best(workdir)
   graphs, params, rest = state_lib.split_model(model)
   mesh = mesh_lib.make_mesh(config.train.num_devices)
@@ -194,8 +215,11 @@ def evaluate_checkpoint(config, workdir: str, specs: Sequence[EvalSpec]) -> dict
       if split not in predictions:
         eval_input = _eval_input(config, split, mesh)
         arrays = evaluate_lib.predict_arrays(eval_step, params, rest, eval_input)
-        predictions[split] = (np.asarray(eval_input.labels), arrays["pred"],
-                              np.asarray(eval_input.domains))
+        predictions[split] = (
+          np.asarray(eval_input.labels),
+          arrays["pred"],
+          np.asarray(eval_input.domains),
+        )
       lab, pred, dom = predictions[split]
       keep = np.isin(dom, domain_indices(spec.domains)) if spec.domains else np.ones(len(lab), bool)
       labels.append(lab[keep])
@@ -221,11 +245,19 @@ def _config_hash(config) -> str:
   return hashlib.sha256(config.to_json_best_effort(sort_keys=True).encode()).hexdigest()[:16]
 
 
-def run_one(config_file: str, preset: Preset, variant: Variant, seed: int, out_dir,
-            eval_specs: Sequence[EvalSpec],
-            extra: Callable[[Any, str], dict] | None = None, log=print) -> dict:
+def run_one(
+  config_file: str,
+  preset: Preset,
+  variant: Variant,
+  seed: int,
+  out_dir,
+  eval_specs: Sequence[EvalSpec],
+  extra: Callable[[Any, str], dict] | None = None,
+  log=print,
+) -> dict:
   """Trains (or resumes, or skips when result.json matches this config) one run."""
   from abstract_cls.train import loop  # pylint: disable=g-import-not-at-top
+
   workdir = run_dir(out_dir, variant, seed)
   config = build_config(config_file, preset, variant, seed)
   filter_path = workdir / "train_filter.csv"
@@ -261,36 +293,57 @@ def run_one(config_file: str, preset: Preset, variant: Variant, seed: int, out_d
       raise
     evals = {"_best_step": None}  # diverged before the first checkpoint
     log(f"[no checkpoint] {variant.name} seed {seed}: {type(e).__name__}")
-  result = dict(study_variant=variant.name, labels=dict(variant.labels), seed=seed,
-                config_hash=digest, train_wall_s=train_s, wall_s=time.time() - start,
-                final_step=final["step"], best_step=evals.pop("_best_step"),
-                final_train_row=final["train"], evals=evals, diverged=diverged)
+  result = dict(
+    study_variant=variant.name,
+    labels=dict(variant.labels),
+    seed=seed,
+    config_hash=digest,
+    train_wall_s=train_s,
+    wall_s=time.time() - start,
+    final_step=final["step"],
+    best_step=evals.pop("_best_step"),
+    final_train_row=final["train"],
+    evals=evals,
+    diverged=diverged,
+  )
   if extra is not None and evals:
     result.update(extra(config, str(workdir)))
   result_path.write_text(json.dumps(result, indent=1))
-  log(f"[done] {variant.name} seed {seed}: {result['wall_s']:.0f} s"
-      + (" (diverged), " if diverged else ", ")
-      + ", ".join(f"{k} macro-F1 {v['macro_f1']:.3f}" for k, v in evals.items()))
+  log(
+    f"[done] {variant.name} seed {seed}: {result['wall_s']:.0f} s"
+    + (" (diverged), " if diverged else ", ")
+    + ", ".join(f"{k} macro-F1 {v['macro_f1']:.3f}" for k, v in evals.items())
+  )
   return result
 
 
 def git_commit() -> str:
   try:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                            capture_output=True, check=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "abstract_cls", "configs",
-                            "experiments/*.py"], cwd=ROOT, text=True, capture_output=True,
-                           check=True).stdout.split("\n")
+    commit = subprocess.run(
+      ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True, capture_output=True, check=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+      ["git", "status", "--porcelain", "--", "abstract_cls", "configs", "experiments/*.py"],
+      cwd=ROOT,
+      text=True,
+      capture_output=True,
+      check=True,
+    ).stdout.split("\n")
   except (OSError, subprocess.CalledProcessError):
     return "unknown"
   dirty = [line[3:] for line in dirty if line.strip() and not line.startswith("??")]
   # Other engineers edit the tree while sweeps run: name what differed from the commit.
-  return commit + (f" + uncommitted changes to {len(dirty)} files ({', '.join(dirty[:4])}"
-                   f"{', ...' if len(dirty) > 4 else ''})" if dirty else "")
+  return commit + (
+    f" + uncommitted changes to {len(dirty)} files ({', '.join(dirty[:4])}"
+    f"{', ...' if len(dirty) > 4 else ''})"
+    if dirty
+    else ""
+  )
 
 
 def machine() -> str:
   import jax  # pylint: disable=g-import-not-at-top
+
   model = platform.processor() or platform.machine()
   try:
     for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
@@ -307,19 +360,33 @@ def machine() -> str:
   return f"{os.cpu_count()}-core {model}, load average {load:.0f} at sweep start"
 
 
-def run_sweep(study: str, config_file: str, preset: Preset, variants: Sequence[Variant],
-              out_dir, eval_specs: Sequence[EvalSpec], extra=None, command: str = "",
-              log=print) -> list[dict]:
+def run_sweep(
+  study: str,
+  config_file: str,
+  preset: Preset,
+  variants: Sequence[Variant],
+  out_dir,
+  eval_specs: Sequence[EvalSpec],
+  extra=None,
+  command: str = "",
+  log=print,
+) -> list[dict]:
   """Runs every (variant, seed); writes OUT/meta.json (the stamp) and returns the results."""
   out = pathlib.Path(out_dir)
   out.mkdir(parents=True, exist_ok=True)
   meta_path = out / "meta.json"
   meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
   if meta.get("preset") != preset.name:
-    meta = dict(study=study, preset=preset.name, preset_description=preset.description,
-                seeds=list(preset.seeds), machine=machine(), commit=git_commit(),
-                started=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                command=command or f"python -m experiments.{study} --preset={preset.name} --out={out}")
+    meta = dict(
+      study=study,
+      preset=preset.name,
+      preset_description=preset.description,
+      seeds=list(preset.seeds),
+      machine=machine(),
+      commit=git_commit(),
+      started=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+      command=command or f"python -m experiments.{study} --preset={preset.name} --out={out}",
+    )
     meta_path.write_text(json.dumps(meta, indent=1))
   results = []
   start = time.time()
@@ -328,7 +395,7 @@ def run_sweep(study: str, config_file: str, preset: Preset, variants: Sequence[V
   for seed in preset.seeds:
     for variant in variants:
       results.append(run_one(config_file, preset, variant, seed, out, eval_specs, extra, log))
-  meta["finished"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+  meta["finished"] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
   meta["sweep_wall_s_this_call"] = time.time() - start
   meta["total_run_wall_s"] = sum(r["wall_s"] for r in results)
   meta["num_runs"] = len(results)

@@ -3,6 +3,7 @@
 Every table a study writes starts with `stamp(meta)`: which preset, machine and commit
 produced it and the command that reproduces it.
 """
+
 from __future__ import annotations
 
 import collections
@@ -72,10 +73,12 @@ def stamp(meta: dict, runs_done: int | None = None) -> str:
   """One italic line naming preset, machine, commit, date and command."""
   seeds = ", ".join(str(s) for s in meta.get("seeds", []))
   done = f"; {runs_done} runs" if runs_done is not None else ""
-  return (f"_Preset `{meta.get('preset')}` ({meta.get('preset_description', '')}); seeds "
-          f"{seeds}{done}; machine: {meta.get('machine')}; commit {meta.get('commit')}; "
-          f"started {meta.get('started')}, finished {meta.get('finished', 'not finished')}. "
-          f"Command: `{meta.get('command')}`._\n")
+  return (
+    f"_Preset `{meta.get('preset')}` ({meta.get('preset_description', '')}); seeds "
+    f"{seeds}{done}; machine: {meta.get('machine')}; commit {meta.get('commit')}; "
+    f"started {meta.get('started')}, finished {meta.get('finished', 'not finished')}. "
+    f"Command: `{meta.get('command')}`._\n"
+  )
 
 
 def save_figure(fig, path: pathlib.Path) -> str:

@@ -3,6 +3,7 @@
 The flag must be set before jax is first imported; tests that need one device
 build a one-device mesh explicitly.
 """
+
 import os
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")

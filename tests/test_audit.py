@@ -1,4 +1,5 @@
 """Audit end to end on a tiny synthetic fixture with injected duplicates and photos."""
+
 import csv
 import json
 import pathlib
@@ -7,10 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from abstract_cls.audit import inject
-from abstract_cls.audit import report
-from abstract_cls.audit import runner
-from abstract_cls.audit import sources
+from abstract_cls.audit import inject, report, runner, sources
 
 CLASSES = ("L2_3", "L2_10", "L2_12", "L2_24")
 
@@ -32,8 +30,7 @@ def synthetic_drawing(rng: np.random.Generator, style: str, size: int = 128) -> 
     if shape == 0:
       draw.ellipse(box, fill=fill, outline=(0, 0, 0) if style != "pictogram" else ink, width=3)
     elif shape == 1:
-      draw.rectangle(box, fill=fill, outline=(0, 0, 0) if style != "pictogram" else ink,
-                     width=3)
+      draw.rectangle(box, fill=fill, outline=(0, 0, 0) if style != "pictogram" else ink, width=3)
     else:
       points = [tuple(int(v) for v in rng.integers(8, size - 8, 2)) for _ in range(4)]
       draw.line(points, fill=ink, width=int(rng.integers(2, 6)))
@@ -58,8 +55,9 @@ def injected(tmp_path_factory):
   base = tmp_path_factory.mktemp("clean")
   write_fixture(base)
   out = tmp_path_factory.mktemp("injected")
-  truth = inject.inject(sources.FolderSource(base), out,
-                        inject.InjectOptions(num_duplicates=16, num_photos=10, seed=1))
+  truth = inject.inject(
+    sources.FolderSource(base), out, inject.InjectOptions(num_duplicates=16, num_photos=10, seed=1)
+  )
   return out, truth
 
 
@@ -136,7 +134,9 @@ def test_folder_source_reads_layout_and_aihub_domains(tmp_path):
   (tmp_path / "L2_3" / "notes.txt").write_text("x")
   source = sources.FolderSource(tmp_path)
   assert [(it.file_name, it.split, it.domain) for it in source.items] == [
-      ("L2_3/s_0001_1_1.jpg", "train", "SKETCH"), ("L2_3/x.png", "train", "UNKNOWN")]
+    ("L2_3/s_0001_1_1.jpg", "train", "SKETCH"),
+    ("L2_3/x.png", "train", "UNKNOWN"),
+  ]
   # Transparent pixels become white, not black.
   assert source.read(1).rgb.min() == 255
   assert source.skipped and "notes.txt" in source.skipped[0]["file"]

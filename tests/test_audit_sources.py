@@ -1,11 +1,13 @@
 """Audit sources agree with the TFDS builders on file names (the cleaned-manifest key)."""
+
 import pathlib
 
-from abstract_cls.audit import runner
-from abstract_cls.audit import sources
+from abstract_cls.audit import runner, sources
 
-DUMMY = (pathlib.Path(__file__).resolve().parents[1]
-         / "abstract_cls/data/builders/abstract_icons/dummy_data")
+DUMMY = (
+  pathlib.Path(__file__).resolve().parents[1]
+  / "abstract_cls/data/builders/abstract_icons/dummy_data"
+)
 
 
 def test_embedded_and_tfds_sources_use_the_same_file_names(tmp_path):

@@ -4,6 +4,7 @@ benchmarks/train_step.py --suite=cpu_models compares each model with a PyTorch m
 same architecture; a ratio is only meaningful if the project's options really give that
 network. Checked abstractly (eval_shape: no weights are allocated).
 """
+
 import importlib.util
 import pathlib
 
@@ -23,11 +24,14 @@ _spec.loader.exec_module(train_step_benchmark)
 # sizes, torchvision's alexnet / resnet18 / resnet50 from the published 1000-class counts
 # with the last layer resized.
 TORCH_PEER_PARAMS = {
-    "lenet5": (3 * 6 * 25 + 6) + (6 * 16 * 25 + 16) + (400 * 120 + 120) + (120 * 84 + 84)
-              + (84 * 20 + 20),
-    "alexnet": 61_100_840 - 4096 * 980 - 980,
-    "resnet18": 11_689_512 - 512 * 980 - 980,
-    "resnet50": 25_557_032 - 2048 * 980 - 980,
+  "lenet5": (3 * 6 * 25 + 6)
+  + (6 * 16 * 25 + 16)
+  + (400 * 120 + 120)
+  + (120 * 84 + 84)
+  + (84 * 20 + 20),
+  "alexnet": 61_100_840 - 4096 * 980 - 980,
+  "resnet18": 11_689_512 - 512 * 980 - 980,
+  "resnet50": 25_557_032 - 2048 * 980 - 980,
 }
 
 
@@ -35,8 +39,7 @@ TORCH_PEER_PARAMS = {
 def test_cpu_model_cases_match_the_torch_peers(model, size, batch):
   del batch
   options = train_step_benchmark._model_options(model, size, "float32", "auto")
-  abstract = nnx.eval_shape(lambda: get_model(model, num_classes=20, rngs=nnx.Rngs(0),
-                                              **options))
+  abstract = nnx.eval_shape(lambda: get_model(model, num_classes=20, rngs=nnx.Rngs(0), **options))
   graphdef, state = nnx.split(abstract)
   params = sum(x.size for x in jax.tree.leaves(nnx.state(abstract, nnx.Param)))
   assert params == TORCH_PEER_PARAMS[model]

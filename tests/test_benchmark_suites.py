@@ -3,6 +3,7 @@
 The ratios in benchmarks/RESULTS.md come from peer_suites.attach_ratios and report; the
 worker (--suite=one) is what every suite spawns.
 """
+
 import importlib.util
 import json
 import pathlib
@@ -35,14 +36,34 @@ def test_ratio_is_project_over_peer_of_the_same_repeat():
 def test_report_prints_median_ratio_and_errors_and_writes_json(tmp_path, capsys):
   runs = []
   for repeat, (ours, theirs) in enumerate([(100.0, 80.0), (90.0, 100.0), (110.0, 100.0)]):
-    project = dict(peer="abstract_cls", model="lenet5", image_size=32, batch_size=128,
-                   img_per_s=ours, step_ms=128e3 / ours, repeat=repeat)
-    peer = dict(peer="torch-cpu", model="lenet5", image_size=32, batch_size=128,
-                img_per_s=theirs, step_ms=128e3 / theirs, repeat=repeat)
+    project = dict(
+      peer="abstract_cls",
+      model="lenet5",
+      image_size=32,
+      batch_size=128,
+      img_per_s=ours,
+      step_ms=128e3 / ours,
+      repeat=repeat,
+    )
+    peer = dict(
+      peer="torch-cpu",
+      model="lenet5",
+      image_size=32,
+      batch_size=128,
+      img_per_s=theirs,
+      step_ms=128e3 / theirs,
+      repeat=repeat,
+    )
     peer_suites.attach_ratios(project, [peer])
     runs += [project, peer]
-  runs.append(dict(peer="jax-cpu", model="lenet5", image_size=32,
-                   error="exit 1: Traceback ...\nValueError: no such model"))
+  runs.append(
+    dict(
+      peer="jax-cpu",
+      model="lenet5",
+      image_size=32,
+      error="exit 1: Traceback ...\nValueError: no such model",
+    )
+  )
   out = tmp_path / "results.json"
   peer_suites.report(runs, str(out))
   table = capsys.readouterr().out
@@ -53,10 +74,20 @@ def test_report_prints_median_ratio_and_errors_and_writes_json(tmp_path, capsys)
 
 
 def test_worker_prints_one_json_result(tmp_path):
-  command = [sys.executable, str(_BENCHMARKS / "train_step.py"), "--suite=one",
-             "--data=synthetic", "--model=lenet5", "--image_size=32", "--batch_size=16",
-             "--steps=2", "--warmup=0", "--time_input=1", "--profile_steps=2",
-             f"--cache_dir={tmp_path}"]
+  command = [
+    sys.executable,
+    str(_BENCHMARKS / "train_step.py"),
+    "--suite=one",
+    "--data=synthetic",
+    "--model=lenet5",
+    "--image_size=32",
+    "--batch_size=16",
+    "--steps=2",
+    "--warmup=0",
+    "--time_input=1",
+    "--profile_steps=2",
+    f"--cache_dir={tmp_path}",
+  ]
   proc = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
   assert proc.returncode == 0, proc.stderr[-2000:]
   result = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -3,6 +3,7 @@
 Needs neither node nor ../shared: it reads only the committed zip, manifest,
 sources.json and DATA_CARD.md.
 """
+
 import collections
 import csv
 import io
@@ -17,14 +18,37 @@ from PIL import Image
 from abstract_cls import taxonomy
 
 EMBEDDED = pathlib.Path(__file__).resolve().parents[1] / "abstract_cls" / "data" / "embedded"
-COLUMNS = ["file", "split", "class_code", "domain", "l3_object", "source_set", "icon_name",
-           "license", "design_group", "phash"]
+COLUMNS = [
+  "file",
+  "split",
+  "class_code",
+  "domain",
+  "l3_object",
+  "source_set",
+  "icon_name",
+  "license",
+  "design_group",
+  "phash",
+]
 SPLITS = {"train", "validation", "test", "test_unseen_style"}
 DOMAINS = {"SKETCH", "ILLUSTRATION", "PICTOGRAM"}
-RESERVED = {"fluent-emoji", "fluent-emoji-flat", "fluent-emoji-high-contrast",
-            "streamline-freehand", "streamline-freehand-color"}
-ALLOWED_LICENSES = {"MIT", "ISC", "Apache-2.0", "CC0-1.0", "CC-BY-3.0", "CC-BY-4.0",
-                    "CC-BY-SA-4.0", "OFL-1.1"}
+RESERVED = {
+  "fluent-emoji",
+  "fluent-emoji-flat",
+  "fluent-emoji-high-contrast",
+  "streamline-freehand",
+  "streamline-freehand-color",
+}
+ALLOWED_LICENSES = {
+  "MIT",
+  "ISC",
+  "Apache-2.0",
+  "CC0-1.0",
+  "CC-BY-3.0",
+  "CC-BY-4.0",
+  "CC-BY-SA-4.0",
+  "OFL-1.1",
+}
 # Must match tools/build_icons/dedup.GROUP_DISTANCE: images this close are one design.
 NEAR_IDENTICAL = 8
 MAX_COMMITTED_BYTES = 40 * 1024 * 1024
@@ -69,8 +93,7 @@ def test_fields_are_valid(rows):
     assert r["class_code"] in objects, r
     assert r["domain"] in DOMAINS, r
     # a listed level-3 type, or a generic object of that class marked as such
-    assert r["l3_object"] in objects[r["class_code"]] or r["l3_object"].endswith(
-        " (generic)"), r
+    assert r["l3_object"] in objects[r["class_code"]] or r["l3_object"].endswith(" (generic)"), r
     assert r["license"] in ALLOWED_LICENSES, r
     assert len(r["phash"]) == 16 and int(r["phash"], 16) >= 0, r
     assert r["icon_name"] and r["design_group"], r
@@ -110,9 +133,9 @@ def test_no_near_identical_pair_across_splits(rows, decoded):
   hashes = np.array([int(decoded[r["file"]][3], 16) for r in rows], dtype=np.uint64)
   split_ids = np.array([sorted(SPLITS).index(r["split"]) for r in rows])
   for start in range(0, len(rows), 1024):
-    block = hashes[start:start + 1024]
+    block = hashes[start : start + 1024]
     dist = np.bitwise_count(block[:, None] ^ hashes[None, :])
-    close = (dist <= NEAR_IDENTICAL) & (split_ids[start:start + 1024, None] != split_ids[None, :])
+    close = (dist <= NEAR_IDENTICAL) & (split_ids[start : start + 1024, None] != split_ids[None, :])
     i, j = np.nonzero(close)
     assert len(i) == 0, [(rows[start + a]["file"], rows[b]["file"]) for a, b in zip(i[:3], j[:3])]
 
@@ -122,17 +145,22 @@ def test_unseen_style_sets_are_whole_and_apart(rows):
   seen = {r["source_set"] for r in rows if r["split"] != "test_unseen_style"}
   assert unseen and not unseen & seen
   for d in DOMAINS:
-    assert len({r["source_set"] for r in rows
-                if r["split"] == "test_unseen_style" and r["domain"] == d}) == 2, d
+    assert (
+      len({r["source_set"] for r in rows if r["split"] == "test_unseen_style" and r["domain"] == d})
+      == 2
+    ), d
 
 
 def test_data_card_matches_regeneration(rows):
   import json
+
   from tools.build_icons import card
+
   info = json.loads((EMBEDDED / "sources.json").read_text(encoding="utf-8"))
   expected = card.markdown(rows, info)
   assert (EMBEDDED / "DATA_CARD.md").read_text(encoding="utf-8") == expected, (
-      "DATA_CARD.md is stale: run python -m tools.build_icons.card")
+    "DATA_CARD.md is stale: run python -m tools.build_icons.card"
+  )
   assert (EMBEDDED / "contact_sheet.png").exists()
 
 
@@ -140,6 +168,7 @@ def test_data_card_matches_regeneration(rows):
 def audit_pairs(rows):
   """Index pairs the audit's duplicate search links (content-box pHash or feature cosine)."""
   from tools.build_icons import audit_links
+
   with zipfile.ZipFile(EMBEDDED / "images.zip") as zf:
     pngs = [zf.read(r["file"]) for r in rows]
   content = audit_links.content_views(pngs, [r["file"] for r in rows])
@@ -149,8 +178,11 @@ def audit_pairs(rows):
 def test_no_audit_duplicate_pair_across_splits(rows, audit_pairs):
   # Every audit duplicate group is linked to its kept copy by such a pair, so no pair across
   # splits means no group across splits (issue 2); 42 s on the shared 2-core dev machine.
-  crossing = [(rows[i]["file"], rows[j]["file"]) for i, j in audit_pairs
-              if rows[i]["split"] != rows[j]["split"]]
+  crossing = [
+    (rows[i]["file"], rows[j]["file"])
+    for i, j in audit_pairs
+    if rows[i]["split"] != rows[j]["split"]
+  ]
   assert not crossing, (len(crossing), crossing[:5])
 
 
@@ -158,10 +190,8 @@ def test_no_audit_duplicate_pair_across_splits(rows, audit_pairs):
 def test_audit_finds_no_group_across_splits():
   # The audit command itself (python -m abstract_cls.audit --dataset=abstract_icons reads the
   # same pixels); 86 s on the shared 2-core dev machine, hence slow.
-  from abstract_cls.audit import report
-  from abstract_cls.audit import runner
-  from abstract_cls.audit import sources
-  result = runner.run_audit(sources.EmbeddedSource(EMBEDDED),
-                            runner.AuditOptions(progress=False))
+  from abstract_cls.audit import report, runner, sources
+
+  result = runner.run_audit(sources.EmbeddedSource(EMBEDDED), runner.AuditOptions(progress=False))
   leak = report.leakage(result)
   assert leak["num_groups_crossing_splits"] == 0, leak

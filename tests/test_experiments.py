@@ -4,27 +4,32 @@ The end-to-end tests run two variants with one seed on the synthetic set (16 px,
 the cost is the trainer's compiles — and check that report.md, summary.md and the plots exist
 and that a second call skips the finished runs.
 """
+
 import csv
 import dataclasses
 import json
 
 import pytest
 
-from experiments import architectures
-from experiments import cli
-from experiments import depth
-from experiments import domains
-from experiments import imbalance
-from experiments import regularisation
-from experiments import report_all
-from experiments import sweep
-from experiments import tables
+from experiments import (
+  architectures,
+  cli,
+  depth,
+  domains,
+  imbalance,
+  regularisation,
+  report_all,
+  sweep,
+  tables,
+)
 
 
 def test_apply_overrides_sets_nested_fields_and_rejects_typos():
   config = sweep.load_config("configs/resnet.py")
-  sweep.apply_overrides(config, {"optimizer.lr": 0.5, "model.options.norm": "none",
-                                 "data.augment.horizontal_flip": False})
+  sweep.apply_overrides(
+    config,
+    {"optimizer.lr": 0.5, "model.options.norm": "none", "data.augment.horizontal_flip": False},
+  )
   assert config.optimizer.lr == 0.5
   assert config.model.options.norm == "none"
   assert config.data.augment.horizontal_flip is False
@@ -43,8 +48,15 @@ def test_mean_std_fmt_and_table():
   assert tables.fmt([float("nan")]) == "n/a"
   text = tables.markdown_table(["a", "b"], [[1, 2]])
   assert text.splitlines() == ["| a | b |", "|---|---|", "| 1 | 2 |"]
-  stamp = tables.stamp(dict(preset="quick", seeds=[0, 1, 2], machine="2-core X", commit="abc",
-                            command="python -m experiments.depth"))
+  stamp = tables.stamp(
+    dict(
+      preset="quick",
+      seeds=[0, 1, 2],
+      machine="2-core X",
+      commit="abc",
+      command="python -m experiments.depth",
+    )
+  )
   assert "`quick`" in stamp and "2-core X" in stamp and "abc" in stamp
 
 
@@ -65,8 +77,9 @@ def test_train_filter_keeps_training_domains_and_a_stratified_fraction(tmp_path)
   kept_train = [f for f in files if f in kept]
   eligible = sum(d != illustration for d in doms)
   assert 0.35 * eligible <= len(kept_train) <= 0.65 * eligible
-  assert {int(l) for l, f in zip(labels, files) if f in kept} == {
-      int(l) for l, d in zip(labels, doms) if d != illustration}  # every class survives
+  assert {int(y) for y, f in zip(labels, files) if f in kept} == {
+    int(y) for y, d in zip(labels, doms) if d != illustration
+  }  # every class survives
 
 
 def test_report_all_rewrites_sections_and_image_links(tmp_path):
@@ -75,16 +88,31 @@ def test_report_all_rewrites_sections_and_image_links(tmp_path):
   (results / "depth" / "report.md").write_text("| x |\n![p](plot.png)\n")
   (results / "depth" / "summary.md").write_text("**Depth**: 1.0")
   readme = tmp_path / "README.md"
-  readme.write_text("intro\n<!-- BEGIN generated:depth -->\nold\n<!-- END generated:depth -->\n"
-                    "<!-- BEGIN generated:domains -->\n<!-- END generated:domains -->\n")
-  assert report_all.main([f"--results={results}", f"--readme={readme}",
-                          f"--summary={tmp_path / 'SUMMARY.md'}"]) == 0
+  readme.write_text(
+    "intro\n<!-- BEGIN generated:depth -->\nold\n<!-- END generated:depth -->\n"
+    "<!-- BEGIN generated:domains -->\n<!-- END generated:domains -->\n"
+  )
+  assert (
+    report_all.main(
+      [f"--results={results}", f"--readme={readme}", f"--summary={tmp_path / 'SUMMARY.md'}"]
+    )
+    == 0
+  )
   text = readme.read_text()
   assert "![p](results/depth/plot.png)" in text and "old" not in text
   assert "Not run yet" in text
   assert "**Depth**: 1.0" in (tmp_path / "SUMMARY.md").read_text()
-  assert report_all.main([f"--results={results}", f"--readme={readme}",
-                          f"--summary={tmp_path / 'SUMMARY.md'}", "--check"]) == 0
+  assert (
+    report_all.main(
+      [
+        f"--results={results}",
+        f"--readme={readme}",
+        f"--summary={tmp_path / 'SUMMARY.md'}",
+        "--check",
+      ]
+    )
+    == 0
+  )
 
 
 def _run_tiny(module, tmp_path, monkeypatch, keep_variants):

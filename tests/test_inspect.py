@@ -4,6 +4,7 @@ The checkpoint comes from the trainer's own train_and_evaluate (lenet5, syntheti
 a few steps), so the test exercises restore_for_inference, the eval input and metrics.jsonl
 exactly as a user's run does.
 """
+
 import json
 import pathlib
 import runpy
@@ -12,20 +13,18 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from abstract_cls.inspect import feature_maps
-from abstract_cls.inspect import output_size
-from abstract_cls.inspect import run
+from abstract_cls.inspect import feature_maps, output_size, run
 from abstract_cls.models import get_model
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 # Small inputs keep every model cheap; each still has several strided / pooled stages.
 MODELS = [
-    ("lenet5", dict(in_channels=3, input_size=32)),
-    ("alexnet", dict(input_size=64)),  # ImageNet stem: 11x11/4 conv, 3x3/2 pools
-    ("vgg11", dict(input_size=32, stem="small")),
-    ("resnet18", dict(input_size=64)),  # 7x7/2 stem, 3x3/2 max-pool, projection shortcuts
-    ("resnet20", dict(input_size=32)),  # CIFAR ResNet, zero-pad shortcuts
+  ("lenet5", dict(in_channels=3, input_size=32)),
+  ("alexnet", dict(input_size=64)),  # ImageNet stem: 11x11/4 conv, 3x3/2 pools
+  ("vgg11", dict(input_size=32, stem="small")),
+  ("resnet18", dict(input_size=64)),  # 7x7/2 stem, 3x3/2 max-pool, projection shortcuts
+  ("resnet20", dict(input_size=32)),  # CIFAR ResNet, zero-pad shortcuts
 ]
 
 
@@ -46,6 +45,7 @@ def test_output_size_rule_holds_for_every_conv_and_pool(name, options):
 @pytest.fixture(scope="module")
 def trained_workdir(tmp_path_factory):
   from abstract_cls.train import loop  # pylint: disable=g-import-not-at-top
+
   config = runpy.run_path(str(REPO / "configs" / "lenet.py"))["get_config"]()
   config.data.name = "synthetic"
   config.data.synthetic_num_examples = 100  # 80 train / 20 validation
@@ -62,9 +62,18 @@ def trained_workdir(tmp_path_factory):
   return workdir
 
 
-EXPECTED = ("filters", "feature_maps", "shape_profile", "saliency", "errors_by_class",
-            "errors_by_domain", "confusion_by_domain", "embedding_pca", "embedding_tsne",
-            "training_curves")
+EXPECTED = (
+  "filters",
+  "feature_maps",
+  "shape_profile",
+  "saliency",
+  "errors_by_class",
+  "errors_by_domain",
+  "confusion_by_domain",
+  "embedding_pca",
+  "embedding_tsne",
+  "training_curves",
+)
 
 
 def test_inspect_writes_every_artefact(trained_workdir):
@@ -93,6 +102,7 @@ def test_inspect_writes_every_artefact(trained_workdir):
 
 def test_layer_outputs_match_trace_on_a_restored_model(trained_workdir):
   from abstract_cls.train import checkpointing  # pylint: disable=g-import-not-at-top
+
   model, _, _ = checkpointing.restore_for_inference(str(trained_workdir), step="latest")
   images = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype(np.float32)
   outputs = feature_maps.layer_outputs(model, images)

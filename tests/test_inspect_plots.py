@@ -2,6 +2,7 @@
 
 Arrays in, PNG out: no model, no checkpoint, a few seconds.
 """
+
 import json
 
 import numpy as np
@@ -9,21 +10,25 @@ import pytest
 from flax import nnx
 
 from abstract_cls import taxonomy
-from abstract_cls.inspect import collect
-from abstract_cls.inspect import curves
-from abstract_cls.inspect import embedding
-from abstract_cls.inspect import errors
-from abstract_cls.inspect import filters
-from abstract_cls.inspect import output_size
-from abstract_cls.inspect import saliency
+from abstract_cls.inspect import collect, curves, embedding, errors, filters, output_size, saliency
 
 
 def _entry(i, o, k, s, p, kind="conv", c=8, **extra):
-  return dict(name="x", kind=kind, input_shape=(1, i, i, 3), output_shape=(1, o, o, c),
-              kernel=k, stride=s, padding=p, **extra)
+  return dict(
+    name="x",
+    kind=kind,
+    input_shape=(1, i, i, 3),
+    output_shape=(1, o, o, c),
+    kernel=k,
+    stride=s,
+    padding=p,
+    **extra,
+  )
 
 
-@pytest.mark.parametrize("entry, expected", [
+@pytest.mark.parametrize(
+  "entry, expected",
+  [
     (_entry(227, 55, 11, 4, 0), 55),  # AlexNet conv1 as published
     (_entry(224, 112, (7, 7), (2, 2), (3, 3)), 112),  # ResNet stem, padding per dim
     (_entry(112, 56, 3, 2, 1, kind="pool"), 56),  # ResNet stem max-pool
@@ -32,7 +37,8 @@ def _entry(i, o, k, s, p, kind="conv", c=8, **extra):
     (_entry(32, 32, 3, 1, "same"), 32),
     (_entry(10, 9, 3, 1, ((0, 1), (0, 1))), 9),  # explicit (lo, hi) pairs: 2P = 1
     (_entry(16, 12, 3, 1, 0, dilation=2), 12),  # dilated extent 5
-])
+  ],
+)
 def test_output_size_rule(entry, expected):
   check = output_size.check_entry(entry)
   assert check.expected_hw == (expected, expected)
@@ -93,13 +99,24 @@ def test_galleries_and_confusion_write_pngs(tmp_path):
   by_class = errors.confident_mistakes(probs, labels, labels, 3)
   by_domain = errors.confident_mistakes(probs, labels, domains, 5)
   paths = [
-      errors.plot_error_gallery(images, probs, labels, domains, by_class, "class",
-                                tmp_path / "c.png", "per class", blocks_per_row=4),
-      errors.plot_error_gallery(images, probs, labels, domains, by_domain, "domain",
-                                tmp_path / "d.png", "per domain"),
-      errors.plot_error_gallery(images, probs, labels, domains, {}, "class",
-                                tmp_path / "none.png", "no mistakes"),
-      errors.plot_confusion_by_domain(labels, probs.argmax(-1), domains, tmp_path / "cm.png"),
+    errors.plot_error_gallery(
+      images,
+      probs,
+      labels,
+      domains,
+      by_class,
+      "class",
+      tmp_path / "c.png",
+      "per class",
+      blocks_per_row=4,
+    ),
+    errors.plot_error_gallery(
+      images, probs, labels, domains, by_domain, "domain", tmp_path / "d.png", "per domain"
+    ),
+    errors.plot_error_gallery(
+      images, probs, labels, domains, {}, "class", tmp_path / "none.png", "no mistakes"
+    ),
+    errors.plot_confusion_by_domain(labels, probs.argmax(-1), domains, tmp_path / "cm.png"),
   ]
   assert all(p.stat().st_size > 1000 for p in paths)
   matrix = errors.confusion(labels, probs.argmax(-1), taxonomy.NUM_CLASSES)
@@ -125,14 +142,29 @@ def test_embedding_projections(tmp_path):
 
 
 def test_training_curves_from_jsonl(tmp_path):
-  rows = [dict(step=s, epoch=s / 10, loss=3 - s / 10, accuracy=s / 20, lr=0.1, grad_norm=1.0,
-               param_norm=20.0, update_norm=0.1, images_per_s=100.0) for s in range(1, 20)]
-  rows += [dict(step=10, epoch=1.0, eval=dict(validation=dict(accuracy=0.4, macro_f1=0.3))),
-           dict(step=19, epoch=1.9, eval=dict(validation=dict(accuracy=0.5, macro_f1=0.45)))]
+  rows = [
+    dict(
+      step=s,
+      epoch=s / 10,
+      loss=3 - s / 10,
+      accuracy=s / 20,
+      lr=0.1,
+      grad_norm=1.0,
+      param_norm=20.0,
+      update_norm=0.1,
+      images_per_s=100.0,
+    )
+    for s in range(1, 20)
+  ]
+  rows += [
+    dict(step=10, epoch=1.0, eval=dict(validation=dict(accuracy=0.4, macro_f1=0.3))),
+    dict(step=19, epoch=1.9, eval=dict(validation=dict(accuracy=0.5, macro_f1=0.45))),
+  ]
   metrics = tmp_path / "metrics.jsonl"
   metrics.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-  layer_rows = [dict(step=s, layers=[["layer_001_conv", 0.5], ["layer_002_conv", 0.2]])
-                for s in (5, 10)]
+  layer_rows = [
+    dict(step=s, layers=[["layer_001_conv", 0.5], ["layer_002_conv", 0.2]]) for s in (5, 10)
+  ]
   read = curves.read_jsonl(metrics)
   assert len(read) == len(rows)
   path = curves.plot_training_curves(read, tmp_path / "curves.png", layer_rows)
@@ -177,6 +209,15 @@ def test_grad_cam_and_input_gradients_point_at_the_evidence(tmp_path):
   np.testing.assert_allclose(grads, 1.0)  # d mean / d pixel is uniform
   probs = np.full((2, taxonomy.NUM_CLASSES), 0.01)
   probs[[0, 1], [1, 2]] = 0.81
-  path = saliency.plot_saliency(images, cams, grads, np.array([1, 3]), probs, np.array([0, 2]),
-                                tmp_path / "s.png", "predicted", shape)
+  path = saliency.plot_saliency(
+    images,
+    cams,
+    grads,
+    np.array([1, 3]),
+    probs,
+    np.array([0, 2]),
+    tmp_path / "s.png",
+    "predicted",
+    shape,
+  )
   assert path.stat().st_size > 1000

@@ -1,12 +1,12 @@
 """The command line: train, --mode=eval (official report), --mode=predict (CSV), and the
 one-line errors for a bad config key, a missing checkpoint and an unknown data set."""
+
 import csv
 import os
 
 import numpy as np
-from PIL import Image
 import pytest
-
+from PIL import Image
 from test_train_support import run_main, write_config_file
 
 
@@ -49,8 +49,7 @@ def test_predict_writes_csv(cli_run, tmp_path):
     Image.fromarray(pixels).save(images / f"img{i}.png")
   (images / "broken.png").write_bytes(b"not a png")
   output = tmp_path / "out.csv"
-  done = run_main(config_file, workdir, "--mode=predict", f"--input={images}",
-                  f"--output={output}")
+  done = run_main(config_file, workdir, "--mode=predict", f"--input={images}", f"--output={output}")
   assert done.returncode == 0, done.stderr[-3000:]
   with open(output, newline="", encoding="utf-8") as f:
     rows = list(csv.DictReader(f))

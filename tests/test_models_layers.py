@@ -1,4 +1,5 @@
 """Layer-level model tests: lowerings, dtype policy, Contract 4 helpers."""
+
 import functools
 
 import jax
@@ -7,13 +8,12 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from abstract_cls.models import cpu_kernels
-from abstract_cls.models import get_model
-from abstract_cls.models import layer_norms
-from abstract_cls.models import layers
+from abstract_cls.models import cpu_kernels, get_model, layer_norms, layers
 
 
-@pytest.mark.parametrize('hwc,k,stride,pad,cout', [
+@pytest.mark.parametrize(
+  "hwc,k,stride,pad,cout",
+  [
     ((6, 6, 5), 3, 1, 1, 4),
     ((7, 7, 3), 7, 2, 3, 8),
     ((8, 8, 4), 3, 2, 1, 6),
@@ -23,7 +23,8 @@ from abstract_cls.models import layers
     ((4, 4, 8), 3, 2, 1, 8),
     ((1, 1, 8), 3, 1, 1, 8),
     ((2, 2, 3), 2, 1, 2, 4),  # the corner windows lie wholly in the padding
-])
+  ],
+)
 def test_conv_lowerings_match_xla(hwc, k, stride, pad, cout):
   x = jax.random.normal(jax.random.key(0), (2,) + hwc)
   w = jax.random.normal(jax.random.key(1), (k, k, hwc[2], cout))
@@ -31,24 +32,32 @@ def test_conv_lowerings_match_xla(hwc, k, stride, pad, cout):
   @jax.jit
   def both(x, w):
     results = {}
-    for impl in ('xla', 'patches', 'positions', 'xla_tap_grad', 'xla_padded_out'):
-      conv = functools.partial(layers.conv2d, stride=stride, padding=pad,
-                               impl=impl)
-      loss = lambda x, w: jnp.sum(conv(x, w) ** 2)
+    for impl in ("xla", "patches", "positions", "xla_tap_grad", "xla_padded_out"):
+      conv = functools.partial(layers.conv2d, stride=stride, padding=pad, impl=impl)
+      loss = lambda x, w: jnp.sum(conv(x, w) ** 2)  # noqa: B023
       results[impl] = (conv(x, w),) + jax.grad(loss, argnums=(0, 1))(x, w)
     return results
 
   results = both(x, w)
-  assert results['xla'][0].shape[1] == layers.output_size(hwc[0], k, stride, pad)
-  for impl in ('patches', 'positions', 'xla_tap_grad', 'xla_padded_out'):
-    for a, b in zip(results['xla'], results[impl]):
+  assert results["xla"][0].shape[1] == layers.output_size(hwc[0], k, stride, pad)
+  for impl in ("patches", "positions", "xla_tap_grad", "xla_padded_out"):
+    for a, b in zip(results["xla"], results[impl]):
       np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize('size,k,stride,pad,ties', [
-    (8, 3, 2, 1, False), (9, 3, 2, 0, False), (8, 2, 2, 0, False),
-    (7, 3, 1, 1, False), (10, 3, 3, 0, False), (11, 3, 2, 1, False),
-    (6, 3, 2, 1, True), (8, 2, 2, 0, True)])
+@pytest.mark.parametrize(
+  "size,k,stride,pad,ties",
+  [
+    (8, 3, 2, 1, False),
+    (9, 3, 2, 0, False),
+    (8, 2, 2, 0, False),
+    (7, 3, 1, 1, False),
+    (10, 3, 3, 0, False),
+    (11, 3, 2, 1, False),
+    (6, 3, 2, 1, True),
+    (8, 2, 2, 0, True),
+  ],
+)
 def test_slice_max_pool_matches_reduce_window(size, k, stride, pad, ties):
   x = jax.random.normal(jax.random.key(0), (2, size, size, 3))
   if ties:  # every window holds its maximum more than once
@@ -57,14 +66,13 @@ def test_slice_max_pool_matches_reduce_window(size, k, stride, pad, ties):
   @jax.jit
   def both(x):
     outs = {}
-    for impl in ('xla', 'patches'):
-      pool = lambda x, impl=impl: layers.max_pool(x, k, stride, pad, name='p',
-                                                  conv_impl=impl)
-      outs[impl] = (pool(x), jax.grad(lambda x: jnp.sum(pool(x) ** 2))(x))
+    for impl in ("xla", "patches"):
+      pool = lambda x, impl=impl: layers.max_pool(x, k, stride, pad, name="p", conv_impl=impl)
+      outs[impl] = (pool(x), jax.grad(lambda x: jnp.sum(pool(x) ** 2))(x))  # noqa: B023
     return outs
 
   outs = both(x)
-  for a, b in zip(outs['xla'], outs['patches']):
+  for a, b in zip(outs["xla"], outs["patches"]):
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
@@ -72,27 +80,29 @@ def test_whole_model_same_result_for_every_conv_impl():
   # ImageNet stem (7x7/2 conv, 3x3/2 max-pool) down to 1x1 maps at 32 px.
   x = jax.random.normal(jax.random.key(0), (2, 32, 32, 3))
   outs = []
-  for impl in ('xla', 'patches'):
-    model = get_model('resnet18', num_classes=3, rngs=nnx.Rngs(0),
-                      width=0.125, conv_impl=impl)
+  for impl in ("xla", "patches"):
+    model = get_model("resnet18", num_classes=3, rngs=nnx.Rngs(0), width=0.125, conv_impl=impl)
     model.eval()
     outs.append(nnx.jit(lambda m, x: m(x))(model, x))
   np.testing.assert_allclose(outs[0], outs[1], rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize('name,options', [
-    ('resnet18', dict(width=0.125)),  # 7x7/2 stem, 3x3/2 max-pool, 1x1/2 projections
-    ('resnet20', dict(input_size=16)),
-    ('alexnet', dict(input_size=32, stem='small', width=0.125, dropout=0.0)),
-])
+@pytest.mark.parametrize(
+  "name,options",
+  [
+    ("resnet18", dict(width=0.125)),  # 7x7/2 stem, 3x3/2 max-pool, 1x1/2 projections
+    ("resnet20", dict(input_size=16)),
+    ("alexnet", dict(input_size=32, stem="small", width=0.125, dropout=0.0)),
+  ],
+)
 def test_whole_model_gradients_same_for_auto_and_xla(monkeypatch, name, options):
   # A tiny tap budget makes every kernel gradient a multi-step chunked scan.
-  monkeypatch.setattr(cpu_kernels, 'TAP_CHUNK_BYTES', 1)
-  size = options.get('input_size', 32)
+  monkeypatch.setattr(cpu_kernels, "TAP_CHUNK_BYTES", 1)
+  size = options.get("input_size", 32)
   x = jax.random.normal(jax.random.key(0), (16, size, size, 3))
   y = jnp.arange(16) % 3
   grads = []
-  for impl in ('xla', 'auto'):
+  for impl in ("xla", "auto"):
     model = get_model(name, num_classes=3, rngs=nnx.Rngs(0), conv_impl=impl, **options)
     model.train()
 
@@ -101,7 +111,9 @@ def test_whole_model_gradients_same_for_auto_and_xla(monkeypatch, name, options)
       def loss(model):
         logits = model(x)
         return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], 1))
+
       return nnx.grad(loss)(model)
+
     grads.append(nnx.state(grad_fn(model, x, y), nnx.Param))
   for a, b in zip(jax.tree.leaves(grads[0]), jax.tree.leaves(grads[1])):
     np.testing.assert_allclose(a, b, rtol=2e-3, atol=2e-5)
@@ -109,22 +121,23 @@ def test_whole_model_gradients_same_for_auto_and_xla(monkeypatch, name, options)
 
 def test_auto_lowering_rule():
   from abstract_cls.models import cpu_lowering
-  assert jax.default_backend() == 'cpu'
+
+  assert jax.default_backend() == "cpu"
   rule = cpu_lowering.conv_lowering
-  assert rule('auto', (8, 2, 2, 512), (3, 3, 512, 512), 1, 1) == 'positions'
-  assert rule('auto', (8, 4, 4, 256), (3, 3, 256, 512), 2, 1) == 'positions'
-  assert rule('auto', (8, 1, 1, 512), (3, 3, 512, 512), 1, 1) == 'positions'
-  assert rule('auto', (8, 4, 4, 256), (3, 3, 256, 256), 1, 1) == 'xla_tap_grad'
-  assert rule('auto', (8, 16, 16, 64), (3, 3, 64, 64), 1, 1) == 'xla_tap_grad'
-  assert rule('auto', (8, 16, 16, 64), (3, 3, 64, 128), 2, 1) == 'xla_tap_grad'
-  assert rule('auto', (8, 32, 32, 16), (3, 3, 16, 16), 1, 1) == 'xla_tap_grad'
-  assert rule('auto', (8, 16, 16, 64), (1, 1, 64, 128), 2, 0) == 'xla_tap_grad'
-  assert rule('auto', (8, 2, 2, 1024), (1, 1, 1024, 256), 1, 0) == 'xla_tap_grad'
-  assert rule('auto', (8, 64, 64, 3), (7, 7, 3, 64), 2, 3) == 'xla_tap_grad'
-  assert rule('auto', (8, 32, 32, 3), (5, 5, 3, 6), 1, 0) == 'xla_padded_out'
-  assert rule('auto', (8, 14, 14, 6), (5, 5, 6, 16), 1, 0) == 'xla_tap_grad'
-  assert rule('xla', (8, 2, 2, 512), (3, 3, 512, 512), 1, 1) == 'xla'
-  assert rule('patches', (8, 16, 16, 64), (3, 3, 64, 64), 1, 1) == 'patches'
+  assert rule("auto", (8, 2, 2, 512), (3, 3, 512, 512), 1, 1) == "positions"
+  assert rule("auto", (8, 4, 4, 256), (3, 3, 256, 512), 2, 1) == "positions"
+  assert rule("auto", (8, 1, 1, 512), (3, 3, 512, 512), 1, 1) == "positions"
+  assert rule("auto", (8, 4, 4, 256), (3, 3, 256, 256), 1, 1) == "xla_tap_grad"
+  assert rule("auto", (8, 16, 16, 64), (3, 3, 64, 64), 1, 1) == "xla_tap_grad"
+  assert rule("auto", (8, 16, 16, 64), (3, 3, 64, 128), 2, 1) == "xla_tap_grad"
+  assert rule("auto", (8, 32, 32, 16), (3, 3, 16, 16), 1, 1) == "xla_tap_grad"
+  assert rule("auto", (8, 16, 16, 64), (1, 1, 64, 128), 2, 0) == "xla_tap_grad"
+  assert rule("auto", (8, 2, 2, 1024), (1, 1, 1024, 256), 1, 0) == "xla_tap_grad"
+  assert rule("auto", (8, 64, 64, 3), (7, 7, 3, 64), 2, 3) == "xla_tap_grad"
+  assert rule("auto", (8, 32, 32, 3), (5, 5, 3, 6), 1, 0) == "xla_padded_out"
+  assert rule("auto", (8, 14, 14, 6), (5, 5, 6, 16), 1, 0) == "xla_tap_grad"
+  assert rule("xla", (8, 2, 2, 512), (3, 3, 512, 512), 1, 1) == "xla"
+  assert rule("patches", (8, 16, 16, 64), (3, 3, 64, 64), 1, 1) == "patches"
 
 
 @nnx.jit
@@ -133,10 +146,13 @@ def consistency(model, x):
   return model(x), model.classify(fmap), model.embed(x), model.penultimate(fmap)
 
 
-@pytest.mark.parametrize('name,options,size', [
-    ('resnet20', dict(width=0.5), 16),
-    ('lenet5', dict(in_channels=3), 32),
-])
+@pytest.mark.parametrize(
+  "name,options,size",
+  [
+    ("resnet20", dict(width=0.5), 16),
+    ("lenet5", dict(in_channels=3), 32),
+  ],
+)
 def test_features_classify_embed_consistency(name, options, size):
   model = get_model(name, num_classes=4, rngs=nnx.Rngs(0), **options)
   model.eval()
@@ -145,13 +161,12 @@ def test_features_classify_embed_consistency(name, options, size):
   np.testing.assert_allclose(logits, logits2, rtol=1e-5, atol=1e-5)
   np.testing.assert_allclose(emb, emb2, rtol=1e-5, atol=1e-5)
   np.testing.assert_allclose(
-      emb @ model.out.kernel[...] + model.out.bias[...], logits,
-      rtol=1e-4, atol=1e-4)
+    emb @ model.out.kernel[...] + model.out.bias[...], logits, rtol=1e-4, atol=1e-4
+  )
 
 
 def test_bfloat16_compute_keeps_float32_params_and_stats():
-  model = get_model('resnet20', num_classes=4, rngs=nnx.Rngs(0), width=0.5,
-                    dtype='bfloat16')
+  model = get_model("resnet20", num_classes=4, rngs=nnx.Rngs(0), width=0.5, dtype="bfloat16")
   x = jax.random.normal(jax.random.key(0), (4, 16, 16, 3))
   model.train()
   fmap = nnx.jit(lambda m, x: m.features(x))(model, x)
@@ -166,18 +181,17 @@ def test_bfloat16_compute_keeps_float32_params_and_stats():
 
 def test_group_and_no_norm_and_zero_init():
   x = jax.random.normal(jax.random.key(0), (2, 16, 16, 3))
-  for norm in ('group', 'none'):
-    model = get_model('plain20', num_classes=4, width=0.5, norm=norm)
+  for norm in ("group", "none"):
+    model = get_model("plain20", num_classes=4, width=0.5, norm=norm)
     assert not jax.tree.leaves(nnx.state(model, nnx.BatchStat))
     assert np.isfinite(nnx.jit(lambda m, x: m(x))(model, x)).all()
-  model = get_model('resnet20', num_classes=4, width=0.5,
-                    zero_init_residual=True)
+  model = get_model("resnet20", num_classes=4, width=0.5, zero_init_residual=True)
   last_scales = [b.norm2.layer.scale[...] for b in model.blocks]
   assert all(float(jnp.abs(s).max()) == 0.0 for s in last_scales)
 
 
 def test_layer_norms_in_depth_order():
-  model = get_model('plain20', num_classes=4, rngs=nnx.Rngs(0), width=0.5)
+  model = get_model("plain20", num_classes=4, rngs=nnx.Rngs(0), width=0.5)
   model.train()
   x = jax.random.normal(jax.random.key(0), (4, 16, 16, 3))
   y = jnp.arange(4) % 4
@@ -190,10 +204,11 @@ def test_layer_norms_in_depth_order():
   norms = layer_norms(grads)
   names = [n for n, _ in norms]
   assert names == sorted(names)
-  weights = layer_norms(grads, kinds=('conv', 'fc'))
+  weights = layer_norms(grads, kinds=("conv", "fc"))
   # plain20: 19 convs + 1 fc, numbered by depth 1..20.
   assert [n for n, _ in weights] == (
-      [f'layer_{i:03d}_conv' for i in range(1, 20)] + ['layer_020_fc'])
+    [f"layer_{i:03d}_conv" for i in range(1, 20)] + ["layer_020_fc"]
+  )
   assert all(v > 0 and np.isfinite(v) for _, v in weights)
   # A pure-dict gradient tree still gives one entry per module path.
   pure = nnx.to_pure_dict(grads)
@@ -201,13 +216,12 @@ def test_layer_norms_in_depth_order():
 
 
 def test_trace_of_reference_resnet18():
-  model = nnx.eval_shape(lambda: get_model('resnet18', num_classes=1000,
-                                           rngs=nnx.Rngs(0)))
+  model = nnx.eval_shape(lambda: get_model("resnet18", num_classes=1000, rngs=nnx.Rngs(0)))
   entries = model.trace()
-  assert entries[0]['output_shape'] == (1, 112, 112, 64)
-  assert entries[1]['kind'] == 'pool' and entries[1]['output_shape'] == (1, 56, 56, 64)
-  convs = [e for e in entries if e['kind'] == 'conv']
-  assert convs[-1]['output_shape'] == (1, 7, 7, 512)
+  assert entries[0]["output_shape"] == (1, 112, 112, 64)
+  assert entries[1]["kind"] == "pool" and entries[1]["output_shape"] == (1, 56, 56, 64)
+  convs = [e for e in entries if e["kind"] == "conv"]
+  assert convs[-1]["output_shape"] == (1, 7, 7, 512)
   # 17 main-path convs + 3 projection shortcuts.
   assert len(convs) == 20
 
@@ -220,16 +234,17 @@ def test_tap_chunk_images_fits_budget_and_divides_batch():
   assert cpu_kernels.tap_chunk_images(2, 1) == 2
 
 
-@pytest.mark.parametrize('sharded', [False, True])
-@pytest.mark.parametrize('k,stride,pad', [(3, 1, 1), (3, 2, 1), (1, 2, 0)])
+@pytest.mark.parametrize("sharded", [False, True])
+@pytest.mark.parametrize("k,stride,pad", [(3, 1, 1), (3, 2, 1), (1, 2, 0)])
 def test_chunked_tap_kernel_grad_matches_xla(monkeypatch, sharded, k, stride, pad):
   # A tiny budget forces one image per chunk: 8 shards x 3 chunks of 1 image.
-  monkeypatch.setattr(cpu_kernels, 'TAP_CHUNK_BYTES', 1)
+  monkeypatch.setattr(cpu_kernels, "TAP_CHUNK_BYTES", 1)
   x = jax.random.normal(jax.random.key(0), (24, 9, 9, 5))
   w = jax.random.normal(jax.random.key(1), (k, k, 5, 6))
   g = jax.random.normal(jax.random.key(2), cpu_kernels.xla_conv(x, w, stride, pad).shape)
   if sharded:
     from abstract_cls.train import mesh as mesh_lib  # the trainer's data-parallel mesh
+
     mesh = mesh_lib.make_mesh()
     spec = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(mesh_lib.DATA_AXIS))
     x, g = jax.device_put(x, spec), jax.device_put(g, spec)

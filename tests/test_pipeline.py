@@ -1,15 +1,14 @@
 """Input pipeline (Contract 3): determinism, resumption, sharding, balancing, protocols."""
+
 import jax
 import numpy as np
 import pytest
-from jax.sharding import Mesh, PartitionSpec as P
+from jax.sharding import Mesh
+from jax.sharding import PartitionSpec as P
 
 from abstract_cls import taxonomy
+from abstract_cls.data import augment, pipeline, sampling, sources
 from abstract_cls.data import config as config_lib
-from abstract_cls.data import augment
-from abstract_cls.data import pipeline
-from abstract_cls.data import sampling
-from abstract_cls.data import sources
 
 SIZE = 16
 BATCH = 16
@@ -42,8 +41,9 @@ def _batches(train_input, steps, seed=0):
   out = []
   for step in steps:
     key = jax.random.fold_in(jax.random.key(seed), step)
-    b = _build_batch(train_input.spec, train_input.device_data, train_input.host_batch(step),
-                     step, key)
+    b = _build_batch(
+      train_input.spec, train_input.device_data, train_input.host_batch(step), step, key
+    )
     out.append(jax.tree.map(np.asarray, b))
   return out
 
@@ -64,11 +64,15 @@ def test_same_seed_same_batches_other_seed_differs(records, mesh):
 def test_resumed_in_memory_run_continues_with_same_batches(records, mesh):
   c = _config()
   steps_per_epoch = 96 // BATCH
-  uninterrupted = _batches(pipeline.make_train_input(c, "train", mesh, 0, BATCH, source=records),
-                           range(steps_per_epoch + 2))
-  resumed = _batches(pipeline.make_train_input(c, "train", mesh, 0, BATCH, source=records),
-                     range(steps_per_epoch - 1, steps_per_epoch + 2))
-  assert all(_equal(a, b) for a, b in zip(uninterrupted[steps_per_epoch - 1:], resumed))
+  uninterrupted = _batches(
+    pipeline.make_train_input(c, "train", mesh, 0, BATCH, source=records),
+    range(steps_per_epoch + 2),
+  )
+  resumed = _batches(
+    pipeline.make_train_input(c, "train", mesh, 0, BATCH, source=records),
+    range(steps_per_epoch - 1, steps_per_epoch + 2),
+  )
+  assert all(_equal(a, b) for a, b in zip(uninterrupted[steps_per_epoch - 1 :], resumed))
 
 
 def test_epoch_visits_every_example_once_and_epochs_differ(records, mesh):
@@ -76,8 +80,7 @@ def test_epoch_visits_every_example_once_and_epochs_differ(records, mesh):
   plan, dd = train_input.plan, train_input.device_data
   indices = jax.jit(lambda s: sampling.device_batch_indices(plan.spec, dd, s))
   epoch0 = np.concatenate([indices(s) for s in range(plan.steps_per_epoch)])
-  epoch1 = np.concatenate([indices(s + plan.steps_per_epoch)
-                           for s in range(plan.steps_per_epoch)])
+  epoch1 = np.concatenate([indices(s + plan.steps_per_epoch) for s in range(plan.steps_per_epoch)])
   assert sorted(epoch0) == list(range(96)) == sorted(epoch1)
   assert not np.array_equal(epoch0, epoch1)
 
@@ -86,12 +89,14 @@ def test_epoch_visits_every_example_once_and_epochs_differ(records, mesh):
 def test_stored_epoch_order_gives_the_same_batches(records, mesh, balance):
   # The loop stores each epoch's order once (prepare_epoch); a step must pick the same
   # examples whether the order is stored, stale (another epoch's) or absent.
-  train_input = pipeline.make_train_input(_config(balance=balance), "train", mesh, 0, BATCH,
-                                          source=records)
+  train_input = pipeline.make_train_input(
+    _config(balance=balance), "train", mesh, 0, BATCH, source=records
+  )
   spec = train_input.plan.spec
   indices = jax.jit(lambda arrays, s: sampling.device_batch_indices(spec, arrays, s))
-  plain = {k: v for k, v in train_input.device_data.items()
-           if k not in ("epoch_order", "order_epoch")}
+  plain = {
+    k: v for k, v in train_input.device_data.items() if k not in ("epoch_order", "order_epoch")
+  }
   stale = train_input.device_data  # holds epoch 0's order
   steps = range(spec.steps_per_epoch - 2, 2 * spec.steps_per_epoch + 2)
   for step in steps:
@@ -165,9 +170,12 @@ def test_mixup_cutmix_label_probs_sum_to_one(records, mesh):
 def test_augmentation_keeps_white_white(records, mesh):
   n = len(records)
   white = pipeline.SplitArrays(
-      images=np.full((n, SIZE, SIZE, 3), 255, np.uint8),
-      labels=np.array([r["label"] for r in records], np.int32), domains=np.zeros(n, np.int32),
-      file_names=np.array([""] * n), l3_objects=np.array([""] * n))
+    images=np.full((n, SIZE, SIZE, 3), 255, np.uint8),
+    labels=np.array([r["label"] for r in records], np.int32),
+    domains=np.zeros(n, np.int32),
+    file_names=np.array([""] * n),
+    l3_objects=np.array([""] * n),
+  )
   train_input = pipeline.make_train_input(_config(), "train", mesh, 0, BATCH, arrays=white)
   x = _batches(train_input, [0])[0]["image"]  # Same spec as the tests above: no new compile.
   back = x * np.array(augment.IMAGENET_STD) + np.array(augment.IMAGENET_MEAN)
@@ -182,8 +190,9 @@ def test_class_counts_and_weights_exposed(records, mesh):
 
 
 def test_official_protocol_gives_224_centre_crop(records, mesh):
-  ev = pipeline.make_eval_input(_config(), "test", mesh, 16, official_protocol=True,
-                                source=records[:20])
+  ev = pipeline.make_eval_input(
+    _config(), "test", mesh, 16, official_protocol=True, source=records[:20]
+  )
   batches = list(ev.batches())
   assert [b["image"].shape for b in batches] == [(16, 224, 224, 3)] * 2
   assert [int(b["mask"].sum()) for b in batches] == [16, 4]
@@ -211,8 +220,9 @@ def test_stratified_holdout_is_seeded_and_per_class():
 
 def test_synthetic_train_validation_split_and_cleaned_manifest(tmp_path):
   manifest = tmp_path / "clean.csv"
-  manifest.write_text("file_name,keep,reason\nsynthetic_000000.png,false,near-duplicate\n"
-                      "synthetic_000001.png,true,\n")
+  manifest.write_text(
+    "file_name,keep,reason\nsynthetic_000000.png,false,near-duplicate\nsynthetic_000001.png,true,\n"
+  )
   c = _config(name="synthetic", synthetic_num_examples=100, cleaned_manifest=str(manifest))
   train = pipeline.load_arrays(c, "train")
   val = pipeline.load_arrays(c, "validation")

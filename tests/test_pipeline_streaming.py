@@ -1,4 +1,5 @@
 """Streaming mode (grain workers over a random-access source) and the TFDS builder path."""
+
 import pathlib
 
 import jax
@@ -7,8 +8,7 @@ import pytest
 from jax.sharding import Mesh
 
 from abstract_cls.data import config as config_lib
-from abstract_cls.data import pipeline
-from abstract_cls.data import sources
+from abstract_cls.data import pipeline, sources
 from abstract_cls.data.builders.abstract_icons import abstract_icons_dataset_builder as icons_lib
 
 SIZE = 16
@@ -44,8 +44,9 @@ def test_streaming_is_deterministic_resumable_and_worker_count_free(records, mes
   resumed = pipeline.make_train_input(c, "train", mesh, 5, BATCH, source=records)
   tail = [resumed.host_batch(s) for s in range(3, steps)]
   resumed.close()
-  in_process = pipeline.make_train_input(_config(num_workers=0), "train", mesh, 5, BATCH,
-                                         source=records)
+  in_process = pipeline.make_train_input(
+    _config(num_workers=0), "train", mesh, 5, BATCH, source=records
+  )
   for s in range(steps):
     expected = in_process.host_batch(s)
     assert all(np.array_equal(full[s][k], expected[k]) for k in expected)
@@ -57,8 +58,9 @@ def test_streaming_is_deterministic_resumable_and_worker_count_free(records, mes
 
 
 def test_streaming_batch_goes_through_device_augmentation(records, mesh):
-  train_input = pipeline.make_train_input(_config(num_workers=0), "train", mesh, 0, BATCH,
-                                          source=records)
+  train_input = pipeline.make_train_input(
+    _config(num_workers=0), "train", mesh, 0, BATCH, source=records
+  )
   host = jax.device_put(train_input.host_batch(0), train_input.batch_sharding)
   b = jax.jit(train_input.batch)(train_input.device_data, host, 0, jax.random.key(0))
   assert b["image"].shape == (BATCH, SIZE, SIZE, 3)
@@ -68,8 +70,7 @@ def test_streaming_batch_goes_through_device_augmentation(records, mesh):
 
 def test_streaming_eval_matches_in_memory(records, mesh):
   streamed = pipeline.make_eval_input(_config(num_workers=1), "test", mesh, 24, source=records)
-  in_memory = pipeline.make_eval_input(_config(mode="in_memory"), "test", mesh, 24,
-                                       source=records)
+  in_memory = pipeline.make_eval_input(_config(mode="in_memory"), "test", mesh, 24, source=records)
   for a, b in zip(streamed.batches(), in_memory.batches(), strict=True):
     for k in a:
       np.testing.assert_array_equal(np.asarray(a[k]), np.asarray(b[k]))
@@ -102,6 +103,6 @@ def test_tfds_builder_in_memory_and_streaming(tmp_path, mesh):
   c.mode = "streaming"
   ev = pipeline.make_eval_input(c, "train", mesh, 8)
   batch = next(ev.batches())
-  np.testing.assert_array_equal(np.asarray(batch["label"])[:len(arrays)], arrays.labels)
+  np.testing.assert_array_equal(np.asarray(batch["label"])[: len(arrays)], arrays.labels)
   official = pipeline.load_arrays(c, "validation", official_protocol=True)
   assert official.images.shape[1:] == (224, 224, 3)

@@ -1,25 +1,32 @@
 """End to end, in process: tiny train -> save -> restore -> identical evaluation; 8 devices
 match 1 device; logs, reports and checkpoint retention."""
+
 import json
 import os
 
 import numpy as np
 import pytest
-
-from abstract_cls.train import checkpointing
-from abstract_cls.train import evaluate
-from abstract_cls.train import loop
 from test_train_support import eval_rows, flat_params, read_jsonl, tiny_config, train_rows
 
-TRAIN_KEYS = {"step", "epoch", "loss", "accuracy", "lr", "grad_norm", "param_norm",
-              "update_norm", "images_per_s"}
+from abstract_cls.train import checkpointing, evaluate, loop
+
+TRAIN_KEYS = {
+  "step",
+  "epoch",
+  "loss",
+  "accuracy",
+  "lr",
+  "grad_norm",
+  "param_norm",
+  "update_norm",
+  "images_per_s",
+}
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp("tiny"))
-  config = tiny_config(train__keep_checkpoints=1, train__layer_norms_every=3,
-                       train__num_devices=8)
+  config = tiny_config(train__keep_checkpoints=1, train__layer_norms_every=3, train__num_devices=8)
   result = loop.train_and_evaluate(config, workdir)
   return config, workdir, result
 
@@ -43,8 +50,9 @@ def test_logs_metrics_layer_norms_and_tensorboard(trained):
   names = [name for name, _ in layers[0]["layers"]]
   assert names == sorted(names) and len(names) >= 5  # depth order, conv and fc layers
   assert all(norm > 0 for _, norm in layers[0]["layers"])
-  assert any(f.startswith("events.out.tfevents")
-             for f in os.listdir(os.path.join(workdir, "tensorboard")))
+  assert any(
+    f.startswith("events.out.tfevents") for f in os.listdir(os.path.join(workdir, "tensorboard"))
+  )
   with open(os.path.join(workdir, "config.json"), encoding="utf-8") as f:
     assert json.load(f)["model"]["name"] == "lenet5"
 

@@ -1,16 +1,27 @@
 """Kill and resume: SIGKILL mid-run then re-run == uninterrupted run; SIGTERM saves and exits."""
+
 import os
 import signal
 import subprocess
 import time
 
 import numpy as np
+from test_train_support import (
+  REPO,
+  flat_params,
+  main_command,
+  run_main,
+  subprocess_env,
+  write_config_file,
+)
 
-from test_train_support import REPO, flat_params, main_command, run_main, subprocess_env
-from test_train_support import write_config_file
-
-RUN = dict(train__max_steps=12, train__num_epochs=100.0, train__checkpoint_every_steps=2,
-           train__num_devices=1, train__keep_checkpoints=2)
+RUN = dict(
+  train__max_steps=12,
+  train__num_epochs=100.0,
+  train__checkpoint_every_steps=2,
+  train__num_devices=1,
+  train__keep_checkpoints=2,
+)
 
 
 def _finalized_steps(workdir):
@@ -22,9 +33,14 @@ def _finalized_steps(workdir):
 
 def _start_slow_run(tmp_path, workdir):
   config_file = write_config_file(tmp_path / "slow.py", train__pause_after_step_s=0.4, **RUN)
-  return subprocess.Popen(main_command(config_file, workdir), cwd=REPO,
-                          env=subprocess_env(1), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
+  return subprocess.Popen(
+    main_command(config_file, workdir),
+    cwd=REPO,
+    env=subprocess_env(1),
+    stdout=subprocess.PIPE,
+    stderr=subprocess.PIPE,
+    text=True,
+  )
 
 
 def _wait_for_checkpoint(process, workdir, step, timeout=240):

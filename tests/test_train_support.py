@@ -3,6 +3,7 @@
 The tiny setup: LeNet-5 at 16 px on the pipeline's generated 'synthetic' data set
 (80 images, 64 train / 16 validation), global batch 16.
 """
+
 import json
 import os
 import pathlib
@@ -47,9 +48,10 @@ def write_config_file(path, **overrides) -> str:
   """A config file for subprocess runs: tiny_config(**overrides)."""
   path = pathlib.Path(path)
   path.write_text(
-      f"import sys\nsys.path.insert(0, {str(REPO / 'tests')!r})\n"
-      "from test_train_support import tiny_config\n\n\n"
-      f"def get_config():\n  return tiny_config(**{overrides!r})\n")
+    f"import sys\nsys.path.insert(0, {str(REPO / 'tests')!r})\n"
+    "from test_train_support import tiny_config\n\n\n"
+    f"def get_config():\n  return tiny_config(**{overrides!r})\n"
+  )
   return str(path)
 
 
@@ -67,13 +69,16 @@ def eval_rows(workdir) -> list[dict]:
 
 
 def flat_params(workdir, step="latest") -> dict[str, np.ndarray]:
-  from flax import nnx
   import jax
+  from flax import nnx
+
   from abstract_cls.train import checkpointing
+
   model, _, _ = checkpointing.restore_for_inference(str(workdir), step)
   params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
-  return {jax.tree_util.keystr(k): np.asarray(v)
-          for k, v in jax.tree_util.tree_leaves_with_path(params)}
+  return {
+    jax.tree_util.keystr(k): np.asarray(v) for k, v in jax.tree_util.tree_leaves_with_path(params)
+  }
 
 
 def subprocess_env(num_devices: int = 1, **extra) -> dict:
@@ -86,12 +91,25 @@ def subprocess_env(num_devices: int = 1, **extra) -> dict:
 
 
 def main_command(config_file, workdir, *args) -> list[str]:
-  return [sys.executable, "-m", "abstract_cls.main", f"--config={config_file}",
-          f"--workdir={workdir}", *args]
+  return [
+    sys.executable,
+    "-m",
+    "abstract_cls.main",
+    f"--config={config_file}",
+    f"--workdir={workdir}",
+    *args,
+  ]
 
 
-def run_main(config_file, workdir, *args, num_devices=1, timeout=300,
-             **env) -> subprocess.CompletedProcess:
-  return subprocess.run(main_command(config_file, workdir, *args), cwd=REPO,
-                        env=subprocess_env(num_devices, **env), capture_output=True, text=True,
-                        timeout=timeout, check=False)
+def run_main(
+  config_file, workdir, *args, num_devices=1, timeout=300, **env
+) -> subprocess.CompletedProcess:
+  return subprocess.run(
+    main_command(config_file, workdir, *args),
+    cwd=REPO,
+    env=subprocess_env(num_devices, **env),
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+    check=False,
+  )

@@ -1,4 +1,5 @@
 """Trainer pieces: schedules, decay mask, losses, penalties; NaN stop; corrupt checkpoint."""
+
 import os
 
 import jax
@@ -6,14 +7,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from test_train_support import tiny_config, train_rows
 
 from abstract_cls.data import pipeline as pipeline_lib
-from abstract_cls.train import checkpointing
-from abstract_cls.train import losses
-from abstract_cls.train import loop
+from abstract_cls.train import checkpointing, loop, losses
 from abstract_cls.train import optimizer as optimizer_lib
 from abstract_cls.train.errors import CheckpointNotFoundError, ConfigError
-from test_train_support import tiny_config, train_rows
 
 
 def _opt_config(**kw):
@@ -30,21 +29,30 @@ def test_warmup_then_cosine_and_step_schedules():
   assert float(cosine(60)) == pytest.approx(0.5, abs=1e-6)
   assert float(cosine(110)) == pytest.approx(0.0, abs=1e-6)
   step = optimizer_lib.make_schedule(
-      _opt_config(lr=1.0, warmup_epochs=0.0, schedule="step", step_epochs=(2.0, 4.0),
-                  step_factor=0.1), 10, 100)
+    _opt_config(
+      lr=1.0, warmup_epochs=0.0, schedule="step", step_epochs=(2.0, 4.0), step_factor=0.1
+    ),
+    10,
+    100,
+  )
   assert [round(float(step(s)), 6) for s in (0, 19, 20, 39, 40)] == [1.0, 1.0, 0.1, 0.1, 0.01]
   with pytest.raises(ConfigError, match="schedule"):
     optimizer_lib.make_schedule(_opt_config(schedule="linear"), 10, 100)
 
 
 def test_decay_mask_spares_biases_and_scales():
-  params = {"conv": {"kernel": jnp.ones((3, 3, 1, 2)), "bias": jnp.ones(2)},
-            "norm": {"scale": jnp.ones(2)}}
-  assert optimizer_lib.decay_mask(params) == {"conv": {"kernel": True, "bias": False},
-                                              "norm": {"scale": False}}
+  params = {
+    "conv": {"kernel": jnp.ones((3, 3, 1, 2)), "bias": jnp.ones(2)},
+    "norm": {"scale": jnp.ones(2)},
+  }
+  assert optimizer_lib.decay_mask(params) == {
+    "conv": {"kernel": True, "bias": False},
+    "norm": {"scale": False},
+  }
   for name in ("sgd", "adamw"):
     opt = optimizer_lib.make_optimizer(
-        _opt_config(name=name, weight_decay=0.1, lr=1.0, clip_norm=1.0))
+      _opt_config(name=name, weight_decay=0.1, lr=1.0, clip_norm=1.0)
+    )
     zero = jax.tree_util.tree_map(jnp.zeros_like, params)
     updates, _ = opt.update(zero, opt.init(params), params)
     assert float(jnp.abs(updates["conv"]["bias"]).max()) == 0.0, name
@@ -59,15 +67,19 @@ def test_losses():
   assert losses.classification_loss(logits, onehot, ones) == pytest.approx(float(plain))
   smoothed = optax.softmax_cross_entropy(logits, onehot * 0.9 + 0.1 / 3).mean()
   assert losses.classification_loss(logits, onehot, ones, label_smoothing=0.1) == pytest.approx(
-      float(smoothed))
+    float(smoothed)
+  )
   # Class weights: weighted mean of per-example losses.
   weights = jnp.array([1.0, 1.0, 3.0])
   per = optax.softmax_cross_entropy(logits, onehot)
   assert losses.classification_loss(logits, onehot, weights) == pytest.approx(
-      float((per[0] + 3 * per[1]) / 4))
+    float((per[0] + 3 * per[1]) / 4)
+  )
   # Focal loss down-weights the confident (easy) first example more than the hard second one.
-  focal = [float(losses.classification_loss(logits[i:i + 1], onehot[i:i + 1], ones,
-                                            focal_gamma=2.0)) for i in range(2)]
+  focal = [
+    float(losses.classification_loss(logits[i : i + 1], onehot[i : i + 1], ones, focal_gamma=2.0))
+    for i in range(2)
+  ]
   assert focal[0] / float(per[0]) < focal[1] / float(per[1]) < 1.0
 
 
@@ -88,6 +100,7 @@ def test_nan_stops_run_naming_step_and_saves_nothing_after(tmp_path, monkeypatch
       out = clean_batch(device_data, host_batch, step, key)
       out["image"] = jnp.where(step >= 3, jnp.nan, out["image"])
       return out
+
     train_input.batch = batch
     return train_input
 
@@ -101,11 +114,21 @@ def test_nan_stops_run_naming_step_and_saves_nothing_after(tmp_path, monkeypatch
 
 
 def test_options_bf16_adamw_ema_focal_mixup_class_weights(tmp_path):
-  config = tiny_config(train__max_steps=2, train__log_every=1, optimizer__name="adamw",
-                       optimizer__lr=1e-3, optimizer__ema_decay=0.9, optimizer__clip_norm=1.0,
-                       loss__focal_gamma=2.0, loss__label_smoothing=0.1, loss__l1=1e-5,
-                       loss__l2=1e-4, data__mixup_alpha=0.2, data__cutmix_alpha=1.0,
-                       data__class_weighting="inverse")
+  config = tiny_config(
+    train__max_steps=2,
+    train__log_every=1,
+    optimizer__name="adamw",
+    optimizer__lr=1e-3,
+    optimizer__ema_decay=0.9,
+    optimizer__clip_norm=1.0,
+    loss__focal_gamma=2.0,
+    loss__label_smoothing=0.1,
+    loss__l1=1e-5,
+    loss__l2=1e-4,
+    data__mixup_alpha=0.2,
+    data__cutmix_alpha=1.0,
+    data__class_weighting="inverse",
+  )
   config.model.options.dtype = "bfloat16"
   result = loop.train_and_evaluate(config, str(tmp_path))
   assert all(np.isfinite(r["loss"]) for r in train_rows(str(tmp_path)))
@@ -125,13 +148,13 @@ def _corrupt(step_dir):
 
 def test_corrupt_latest_checkpoint_falls_back_to_previous(tmp_path, capsys):
   workdir = str(tmp_path)
-  loop.train_and_evaluate(tiny_config(train__max_steps=4, train__checkpoint_every_steps=2),
-                          workdir)
+  loop.train_and_evaluate(tiny_config(train__max_steps=4, train__checkpoint_every_steps=2), workdir)
   steps = sorted(int(d) for d in os.listdir(os.path.join(workdir, "checkpoints")) if d.isdigit())
   assert steps[-1] == 4
   _corrupt(os.path.join(workdir, "checkpoints", "4"))
   result = loop.train_and_evaluate(
-      tiny_config(train__max_steps=6, train__checkpoint_every_steps=2), workdir)
+    tiny_config(train__max_steps=6, train__checkpoint_every_steps=2), workdir
+  )
   captured = capsys.readouterr()
   assert "checkpoint step 4" in captured.out and "unreadable" in captured.out
   assert f"resumed at step {steps[-2]})" in captured.err, captured.err
@@ -154,7 +177,11 @@ def test_unknown_names_are_config_errors(tmp_path):
 def test_streaming_mode_trains(tmp_path):
   """The host-batch path (grain reader, batch placed on the mesh by the loop) trains."""
   workdir = str(tmp_path)
-  result = loop.train_and_evaluate(tiny_config(data__mode="streaming", data__num_workers=0,
-                                               train__max_steps=2, train__log_every=1), workdir)
+  result = loop.train_and_evaluate(
+    tiny_config(
+      data__mode="streaming", data__num_workers=0, train__max_steps=2, train__log_every=1
+    ),
+    workdir,
+  )
   assert result["step"] == 2
   assert all(np.isfinite(r["loss"]) for r in train_rows(workdir))

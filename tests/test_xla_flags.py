@@ -3,6 +3,7 @@
 Run in a fresh interpreter: in the test process jax may have started its
 backend before the package was imported.
 """
+
 import os
 import subprocess
 import sys
@@ -17,10 +18,11 @@ print(conv.lower(x, w).compile().as_text())
 
 
 def test_convolutions_are_not_ynn_fusions():
-  env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
-  env['JAX_PLATFORMS'] = 'cpu'
-  env['JAX_ENABLE_COMPILATION_CACHE'] = 'false'
-  hlo = subprocess.run([sys.executable, '-c', _PROBE], env=env, check=True,
-                       capture_output=True, text=True).stdout
-  assert ' convolution(' in hlo
-  assert 'ynn_fusion' not in hlo
+  env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+  env["JAX_PLATFORMS"] = "cpu"
+  env["JAX_ENABLE_COMPILATION_CACHE"] = "false"
+  hlo = subprocess.run(
+    [sys.executable, "-c", _PROBE], env=env, check=True, capture_output=True, text=True
+  ).stdout
+  assert " convolution(" in hlo
+  assert "ynn_fusion" not in hlo

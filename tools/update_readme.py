@@ -4,6 +4,7 @@ Each section sits between `<!-- BEGIN generated:KEY -->` and `<!-- END generated
 and is replaced by the Markdown file mapped to KEY below, so no figure in the README is
 typed by hand. Run: `python -m tools.update_readme` (add --check to fail when stale).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,14 +16,16 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 # KEY -> (source file, the command that writes it).
 SECTIONS = {
-    "default_run": ("results/default_run.md", "python -m tools.default_run_summary"),
-    "models": ("abstract_cls/models/MODEL_TABLE.md", "python tools/model_table.py --num_classes=20"),
-    "audit": ("results/audit_embedded.md", "python -m tools.audit_summary"),
-    "experiments": ("experiments/SUMMARY.md", "python -m experiments.report_all"),
+  "default_run": ("results/default_run.md", "python -m tools.default_run_summary"),
+  "models": ("abstract_cls/models/MODEL_TABLE.md", "python tools/model_table.py --num_classes=20"),
+  "audit": ("results/audit_embedded.md", "python -m tools.audit_summary"),
+  "experiments": ("experiments/SUMMARY.md", "python -m experiments.report_all"),
 }
 
-_BLOCK = re.compile(r"(<!-- BEGIN generated:(?P<key>[\w-]+) -->\n)(?P<body>.*?)(<!-- END generated:(?P=key) -->)",
-                    re.DOTALL)
+_BLOCK = re.compile(
+  r"(<!-- BEGIN generated:(?P<key>[\w-]+) -->\n)(?P<body>.*?)(<!-- END generated:(?P=key) -->)",
+  re.DOTALL,
+)
 
 
 def render(readme: str) -> str:
@@ -36,7 +39,10 @@ def render(readme: str) -> str:
       body = f"_Not generated yet: run `{command}` (writes {source})._\n"
     else:
       body = path.read_text(encoding="utf-8").rstrip("\n") + "\n"
-    return match.group(1) + f"<!-- from {source}, written by `{command}` -->\n" + body + match.group(4)
+    return (
+      match.group(1) + f"<!-- from {source}, written by `{command}` -->\n" + body + match.group(4)
+    )
+
   return _BLOCK.sub(replace, readme)
 
 

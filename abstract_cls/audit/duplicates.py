@@ -1,12 +1,12 @@
 """Near-duplicate pairs (hash and embedding), groups by union-find, and the kept representative."""
+
 from __future__ import annotations
 
 import dataclasses
 
 import numpy as np
 
-from abstract_cls.audit import hashing
-from abstract_cls.audit import sources
+from abstract_cls.audit import hashing, sources
 
 # pHash bits that may differ for a pair to count as a duplicate (of 64), and the cosine
 # similarity of the fixed features above which two images are duplicates (crops, shifts, colour
@@ -45,13 +45,14 @@ def hash_edges(hashes: np.ndarray, flipped: np.ndarray, max_distance: int) -> li
   return edges
 
 
-def embedding_edges(features: np.ndarray, flipped: np.ndarray, min_similarity: float,
-                    chunk: int = 2048) -> list[Edge]:
+def embedding_edges(
+  features: np.ndarray, flipped: np.ndarray, min_similarity: float, chunk: int = 2048
+) -> list[Edge]:
   """Pairs whose cosine similarity (as is, or one side flipped) reaches min_similarity."""
   best = {}
   for queries, method in ((features, "embedding"), (flipped, "embedding_flip")):
     for start in range(0, len(queries), chunk):
-      sims = queries[start:start + chunk] @ features.T
+      sims = queries[start : start + chunk] @ features.T
       rows, cols = np.nonzero(sims >= min_similarity)
       for r, c in zip(rows, cols):
         i = r + start

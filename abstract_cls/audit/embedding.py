@@ -5,6 +5,7 @@ blurred edge-magnitude thumbnail (tolerate small shifts and crops) and edge-orie
 histograms on a 4x4 grid (shape, independent of colour). Each block is centred and
 L2-normalised, then the concatenation is L2-normalised, so cosine similarity is a dot product.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,14 +38,17 @@ def _centred_unit(x: np.ndarray) -> np.ndarray:
 def orientation_histograms(magnitude: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
   """Unsigned gradient-orientation histograms weighted by magnitude, [N, GRID*GRID*BINS]."""
   angle = np.arctan2(gy, gx) % np.float32(np.pi)
-  bins = np.minimum((angle * np.float32(ORIENTATION_BINS / np.pi)).astype(np.int32),
-                    ORIENTATION_BINS - 1)
+  bins = np.minimum(
+    (angle * np.float32(ORIENTATION_BINS / np.pi)).astype(np.int32), ORIENTATION_BINS - 1
+  )
   n, h, w = magnitude.shape
-  cell = ((np.arange(h) * GRID // h)[:, None] * GRID + (np.arange(w) * GRID // w)[None, :])
-  index = (np.arange(n, dtype=np.int32)[:, None, None] * (GRID * GRID) + cell[None]
-           ) * ORIENTATION_BINS + bins
-  hist = np.bincount(index.reshape(-1), weights=magnitude.reshape(-1),
-                     minlength=n * GRID * GRID * ORIENTATION_BINS)
+  cell = (np.arange(h) * GRID // h)[:, None] * GRID + (np.arange(w) * GRID // w)[None, :]
+  index = (
+    np.arange(n, dtype=np.int32)[:, None, None] * (GRID * GRID) + cell[None]
+  ) * ORIENTATION_BINS + bins
+  hist = np.bincount(
+    index.reshape(-1), weights=magnitude.reshape(-1), minlength=n * GRID * GRID * ORIENTATION_BINS
+  )
   return np.sqrt(hist.reshape(n, GRID * GRID * ORIENTATION_BINS))
 
 
@@ -55,9 +59,9 @@ def _features_chunk(content: np.ndarray) -> np.ndarray:
   blurred = ndimage.gaussian_filter(x, sigma=(0, BLUR_SIGMA, BLUR_SIGMA))
   edges = ndimage.gaussian_filter(magnitude, sigma=(0, BLUR_SIGMA, BLUR_SIGMA))
   blocks = [
-      _centred_unit(_pool(blurred, 16).reshape(len(x), -1)),
-      _centred_unit(_pool(edges, 16).reshape(len(x), -1)),
-      _unit(orientation_histograms(magnitude, gx, gy)),
+    _centred_unit(_pool(blurred, 16).reshape(len(x), -1)),
+    _centred_unit(_pool(edges, 16).reshape(len(x), -1)),
+    _unit(orientation_histograms(magnitude, gx, gy)),
   ]
   return _unit(np.concatenate(blocks, axis=1)).astype(np.float32)
 
@@ -69,8 +73,9 @@ def fixed_features(content: np.ndarray, chunk: int = 256) -> np.ndarray:
   (strokes and interior detail, independent of fill colour), edge-orientation histograms.
   Computed in chunks so the temporaries stay small.
   """
-  return np.concatenate([_features_chunk(content[s:s + chunk])
-                         for s in range(0, len(content), chunk)])
+  return np.concatenate(
+    [_features_chunk(content[s : s + chunk]) for s in range(0, len(content), chunk)]
+  )
 
 
 class ModelEmbedder:
@@ -78,7 +83,9 @@ class ModelEmbedder:
 
   def __init__(self, workdir: str, batch_size: int = 64):
     from flax import nnx  # pylint: disable=import-outside-toplevel
+
     from abstract_cls.train import checkpointing  # pylint: disable=import-outside-toplevel
+
     self.model, self.config, self.step = checkpointing.restore_for_inference(workdir)
     self.model.eval()
     self.image_size = int(self.config.data.image_size)
@@ -89,13 +96,17 @@ class ModelEmbedder:
   def __call__(self, images: list[np.ndarray]) -> np.ndarray:
     """RGB uint8 images (any size) -> float32 [N, D] unit-norm embeddings."""
     from PIL import Image  # pylint: disable=import-outside-toplevel
+
     mean = np.array([0.485, 0.456, 0.406], np.float32)
     std = np.array([0.229, 0.224, 0.225], np.float32)
     out = []
     for start in range(0, len(images), self.batch_size):
-      batch = [np.asarray(Image.fromarray(im).resize((self.image_size, self.image_size),
-                                                      Image.Resampling.BILINEAR))
-               for im in images[start:start + self.batch_size]]
+      batch = [
+        np.asarray(
+          Image.fromarray(im).resize((self.image_size, self.image_size), Image.Resampling.BILINEAR)
+        )
+        for im in images[start : start + self.batch_size]
+      ]
       x = (np.stack(batch).astype(np.float32) / 255.0 - mean) / std
       real = len(x)
       if real < self.batch_size:  # one compiled shape for every batch

@@ -3,6 +3,7 @@
 scipy.ndimage.sobel on an [N, H, W] stack also smooths along the batch axis, blending each
 image with its neighbours; these helpers work per image with array slicing (edge-replicated).
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -4,6 +4,7 @@ The hash is imagehash's pHash recipe (32x32 grey -> 2-D DCT -> top-left 8x8 -> a
 written with matrix products over a batch instead of one image at a time. It runs on the
 content view (see normalize.py), so margins, resizing and re-encoding do not change it.
 """
+
 from __future__ import annotations
 
 import functools
@@ -47,8 +48,9 @@ def to_hex(hashes: np.ndarray) -> list[str]:
   return [f"{int(h):016x}" for h in hashes]
 
 
-def hamming_pairs(hashes: np.ndarray, max_distance: int, query: np.ndarray | None = None,
-                  chunk: int = 1024) -> list[tuple[int, int, int]]:
+def hamming_pairs(
+  hashes: np.ndarray, max_distance: int, query: np.ndarray | None = None, chunk: int = 1024
+) -> list[tuple[int, int, int]]:
   """All (i, j, distance) with i < j and Hamming(hash_i, hash_j) <= max_distance.
 
   With `query` (e.g. the hashes of the flipped images), pairs compare query[i] to hashes[j]
@@ -58,7 +60,7 @@ def hamming_pairs(hashes: np.ndarray, max_distance: int, query: np.ndarray | Non
   queries = hashes if query is None else np.ascontiguousarray(query, dtype=np.uint64)
   found = {}
   for start in range(0, len(queries), chunk):
-    block = queries[start:start + chunk]
+    block = queries[start : start + chunk]
     dist = np.bitwise_count(block[:, None] ^ hashes[None, :])
     rows, cols = np.nonzero(dist <= max_distance)
     rows = rows + start

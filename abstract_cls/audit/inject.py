@@ -10,6 +10,7 @@ some leak across splits). Photos are random crops of the photographs scikit-imag
 scikit-learn ship (the only offline photos found), resized and saved as JPEG into the classes
 that held photos in the competition data.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,9 +27,21 @@ DUPLICATE_TRANSFORMS = ("jpeg", "resize", "crop", "flip")
 # The competition's photos sat in these five classes (dcc2022 README).
 PHOTO_CLASSES = ("L2_3", "L2_12", "L2_24", "L2_41", "L2_50")
 _SPLIT_FOLDER = {"validation": "valid"}
-SKIMAGE_PHOTOS = ("astronaut", "brick", "camera", "chelsea", "coffee", "coins", "grass",
-                  "gravel", "hubble_deep_field", "immunohistochemistry", "moon", "retina",
-                  "rocket")
+SKIMAGE_PHOTOS = (
+  "astronaut",
+  "brick",
+  "camera",
+  "chelsea",
+  "coffee",
+  "coins",
+  "grass",
+  "gravel",
+  "hubble_deep_field",
+  "immunohistochemistry",
+  "moon",
+  "retina",
+  "rocket",
+)
 
 
 @dataclasses.dataclass
@@ -43,6 +56,7 @@ class InjectOptions:
 def shipped_photos() -> dict[str, np.ndarray]:
   """Real photographs shipped by installed packages, name -> uint8 RGB."""
   from sklearn import datasets  # pylint: disable=import-outside-toplevel
+
   sample = datasets.load_sample_images()
   photos = {pathlib.Path(f).stem: img for f, img in zip(sample.filenames, sample.images)}
   try:
@@ -71,8 +85,9 @@ def _encode(img: Image.Image, fmt: str, quality: int = 90) -> bytes:
   return buf.getvalue()
 
 
-def transform_copy(img: Image.Image, transform: str, rng: np.random.Generator,
-                   max_crop: float) -> tuple[bytes, str, dict]:
+def transform_copy(
+  img: Image.Image, transform: str, rng: np.random.Generator, max_crop: float
+) -> tuple[bytes, str, dict]:
   """One edited copy -> (encoded bytes, suffix, params)."""
   img = img.convert("RGB")
   if transform == "jpeg":
@@ -86,8 +101,12 @@ def transform_copy(img: Image.Image, transform: str, rng: np.random.Generator,
     fx, fy = rng.uniform(0.03, max_crop, size=2)
     left = rng.uniform(0, fx) * img.width
     top = rng.uniform(0, fy) * img.height
-    box = (round(left), round(top), round(left + (1 - fx) * img.width),
-           round(top + (1 - fy) * img.height))
+    box = (
+      round(left),
+      round(top),
+      round(left + (1 - fx) * img.width),
+      round(top + (1 - fy) * img.height),
+    )
     return _encode(img.crop(box), "PNG"), ".png", {"box": list(box), "size": list(img.size)}
   if transform == "flip":
     return _encode(img.transpose(Image.Transpose.FLIP_LEFT_RIGHT), "PNG"), ".png", {}
@@ -100,11 +119,12 @@ def random_photo_crop(photo: np.ndarray, rng: np.random.Generator) -> tuple[Imag
   aspect = rng.uniform(0.75, 1.33)
   cw, ch = min(w, round(side * aspect)), min(h, round(side / aspect))
   x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
-  crop = Image.fromarray(photo[y:y + ch, x:x + cw])
+  crop = Image.fromarray(photo[y : y + ch, x : x + cw])
   target = int(rng.integers(200, 501))
   scale = target / max(cw, ch)
-  crop = crop.resize((max(8, round(cw * scale)), max(8, round(ch * scale))),
-                     Image.Resampling.LANCZOS)
+  crop = crop.resize(
+    (max(8, round(cw * scale)), max(8, round(ch * scale))), Image.Resampling.LANCZOS
+  )
   return crop, [x, y, cw, ch]
 
 
@@ -129,8 +149,9 @@ def inject(source, out_dir: str | pathlib.Path, options: InjectOptions | None = 
     path.write_bytes(source.raw_bytes(i))
     new_paths.append(rel)
     truth["originals"].append(rel)
-  picks = rng.choice(len(items), size=options.num_duplicates,
-                     replace=options.num_duplicates > len(items))
+  picks = rng.choice(
+    len(items), size=options.num_duplicates, replace=options.num_duplicates > len(items)
+  )
   for k, i in enumerate(picks):
     item = items[int(i)]
     transform = DUPLICATE_TRANSFORMS[k % len(DUPLICATE_TRANSFORMS)]
@@ -142,8 +163,9 @@ def inject(source, out_dir: str | pathlib.Path, options: InjectOptions | None = 
     rel = f"{_folder(split)}/{item.class_code}/inj_dup_{k:05d}{suffix}"
     (out / rel).parent.mkdir(parents=True, exist_ok=True)
     (out / rel).write_bytes(data)
-    truth["duplicates"].append({"file": rel, "source": new_paths[int(i)],
-                                "transform": transform, "params": params})
+    truth["duplicates"].append(
+      {"file": rel, "source": new_paths[int(i)], "transform": transform, "params": params}
+    )
   photos = shipped_photos()
   names = sorted(photos)
   for k in range(options.num_photos):

@@ -8,6 +8,7 @@ Two views of each image:
   Resizing, re-encoding and crops that only remove margin leave this view unchanged, and a flip
   flips it, so hashes and features computed on it are invariant to those edits by construction.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -47,8 +48,9 @@ def _border_pixels(rgb: np.ndarray) -> np.ndarray:
 def reduce_image(rgb: np.ndarray) -> ReducedImage:
   """Builds the overview and content views of one decoded RGB image."""
   img = Image.fromarray(rgb)
-  overview_img = img.resize((OVERVIEW_SIDE, OVERVIEW_SIDE), Image.Resampling.BILINEAR,
-                            reducing_gap=2.0)
+  overview_img = img.resize(
+    (OVERVIEW_SIDE, OVERVIEW_SIDE), Image.Resampling.BILINEAR, reducing_gap=2.0
+  )
   overview = np.asarray(overview_img)
   border = _border_pixels(overview)
   background = np.median(border, axis=0).astype(np.int16)
@@ -64,15 +66,21 @@ def reduce_image(rgb: np.ndarray) -> ReducedImage:
     if rows.size and cols.size:
       sx = img.size[0] / overview.shape[1]
       sy = img.size[1] / overview.shape[0]
-      box = (int(cols[0] * sx), int(rows[0] * sy),
-             int(np.ceil((cols[-1] + 1) * sx)), int(np.ceil((rows[-1] + 1) * sy)))
+      box = (
+        int(cols[0] * sx),
+        int(rows[0] * sy),
+        int(np.ceil((cols[-1] + 1) * sx)),
+        int(np.ceil((rows[-1] + 1) * sy)),
+      )
   content_img = img.crop(box).convert("L")
   w, h = content_img.size
   side = max(w, h)
-  grey_background = int(round(0.299 * background[0] + 0.587 * background[1]
-                              + 0.114 * background[2]))
+  grey_background = int(
+    round(0.299 * background[0] + 0.587 * background[1] + 0.114 * background[2])
+  )
   square = Image.new("L", (side, side), grey_background)
   square.paste(content_img, ((side - w) // 2, (side - h) // 2))
-  content = np.asarray(square.resize((CONTENT_SIDE, CONTENT_SIDE), Image.Resampling.BOX,
-                                     reducing_gap=2.0))
+  content = np.asarray(
+    square.resize((CONTENT_SIDE, CONTENT_SIDE), Image.Resampling.BOX, reducing_gap=2.0)
+  )
   return ReducedImage(overview, content, background.astype(np.uint8), flat_border)

@@ -8,6 +8,7 @@ data set (median and MAD: the photos are a minority and barely move them) and th
 weighted mean of the z-scores. The suggested cut comes from a two-component Gaussian mixture on the score
 when it finds a separate high cluster, else a robust outlier rule (see `suggest_cut`).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,12 +24,12 @@ from abstract_cls.audit import gradients
 # JPEG re-encoding alone multiplies the colours of a drawing (0.5 photo recall at 2% FPR alone
 # on the injected embedded set). Saturation is left out: greyscale photos have none.
 STATISTICS = {
-    "exact_flat_fraction": (-1, 0.05, 3.0),  # pixels equal (all channels) to their 4 neighbours
-    "background_fraction": (-1, 0.05, 1.0),  # pixels matching the border colour
-    "colours_for_90pct": (+1, 0.3, 0.0),  # log #(4-bit colours) covering 90% of pixels
-    "soft_gradient_fraction": (+1, 0.03, 1.0),  # small but non-zero gradients (texture)
-    "gradient_entropy": (+1, 0.25, 1.0),  # entropy of the gradient-magnitude histogram (bits)
-    "noise_level": (+1, 0.25, 1.0),  # mean |grey - 3x3 mean| away from strong edges (high-pass)
+  "exact_flat_fraction": (-1, 0.05, 3.0),  # pixels equal (all channels) to their 4 neighbours
+  "background_fraction": (-1, 0.05, 1.0),  # pixels matching the border colour
+  "colours_for_90pct": (+1, 0.3, 0.0),  # log #(4-bit colours) covering 90% of pixels
+  "soft_gradient_fraction": (+1, 0.03, 1.0),  # small but non-zero gradients (texture)
+  "gradient_entropy": (+1, 0.25, 1.0),  # entropy of the gradient-magnitude histogram (bits)
+  "noise_level": (+1, 0.25, 1.0),  # mean |grey - 3x3 mean| away from strong edges (high-pass)
 }
 BACKGROUND_TOLERANCE = 12
 SOFT_GRADIENT = (3.0, 24.0)
@@ -50,11 +51,14 @@ def batch_statistics(overviews: np.ndarray, backgrounds: np.ndarray) -> np.ndarr
   centre = rgb[:, 1:-1, 1:-1]
   flat = np.ones(centre.shape[:3], bool)
   for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-    flat &= (centre == rgb[:, 1 + dy:rgb.shape[1] - 1 + dy, 1 + dx:rgb.shape[2] - 1 + dx]).all(-1)
+    flat &= (centre == rgb[:, 1 + dy : rgb.shape[1] - 1 + dy, 1 + dx : rgb.shape[2] - 1 + dx]).all(
+      -1
+    )
   exact_flat = flat.mean(axis=(1, 2))
   pixels = rgb.shape[1] * rgb.shape[2]
-  background_fraction = (np.abs(rgb - backgrounds.astype(np.int16)[:, None, None]).max(axis=3)
-                         <= BACKGROUND_TOLERANCE).mean(axis=(1, 2))
+  background_fraction = (
+    np.abs(rgb - backgrounds.astype(np.int16)[:, None, None]).max(axis=3) <= BACKGROUND_TOLERANCE
+  ).mean(axis=(1, 2))
   quantised = (rgb[..., 0] >> 4) * 256 + (rgb[..., 1] >> 4) * 16 + (rgb[..., 2] >> 4)
   offsets = (np.arange(b) * 4096)[:, None, None]
   counts = np.bincount((quantised + offsets).reshape(-1), minlength=b * 4096).reshape(b, 4096)
@@ -70,8 +74,7 @@ def batch_statistics(overviews: np.ndarray, backgrounds: np.ndarray) -> np.ndarr
   residual = np.abs(grey - gradients.box3(grey))
   calm = magnitude < SOFT_GRADIENT[1]
   noise = (residual * calm).sum(axis=(1, 2)) / np.maximum(calm.sum(axis=(1, 2)), 1)
-  return np.stack([exact_flat, background_fraction, np.log(covering), soft, entropy, noise],
-                  axis=1)
+  return np.stack([exact_flat, background_fraction, np.log(covering), soft, entropy, noise], axis=1)
 
 
 def robust_scores(stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -105,8 +108,12 @@ def suggest_cut(scores: np.ndarray) -> dict:
     hi, lo = int(np.argmax(means)), int(np.argmin(means))
     weight = float(gmm.weights_[hi])
     separation = (means[hi] - means[lo]) / np.sqrt(0.5 * (stds[hi] ** 2 + stds[lo] ** 2))
-    result.update(gmm_means=means.tolist(), gmm_stds=stds.tolist(),
-                  gmm_upper_weight=weight, gmm_separation=float(separation))
+    result.update(
+      gmm_means=means.tolist(),
+      gmm_stds=stds.tolist(),
+      gmm_upper_weight=weight,
+      gmm_separation=float(separation),
+    )
     if weight < 0.5 and separation > 4.0:
       grid = np.linspace(means[lo], means[hi], 512)
       posterior = gmm.predict_proba(grid.reshape(-1, 1))[:, hi]

@@ -5,6 +5,7 @@ cleaned_manifest.csv has one row per input file, columns `file_name,keep,reason`
 score=<s>" or "unreadable: <error>". file_name is the source's key (the TFDS `file_name`
 feature, the folder-relative path, or the embedded manifest's `file`).
 """
+
 from __future__ import annotations
 
 import collections
@@ -36,8 +37,12 @@ def leakage(result) -> dict:
       leaked += sum(s != rep_split for s in splits)
       for s in sorted(set(splits) - {rep_split}):
         pairs[f"{rep_split}~{s}"] += 1
-  return {"num_groups_crossing_splits": len(crossing), "num_files_leaked": leaked,
-          "groups_by_split_pair": dict(pairs), "group_ids": crossing}
+  return {
+    "num_groups_crossing_splits": len(crossing),
+    "num_files_leaked": leaked,
+    "groups_by_split_pair": dict(pairs),
+    "group_ids": crossing,
+  }
 
 
 def counts(items, removed: set[int]) -> dict:
@@ -56,50 +61,71 @@ def _group_json(gid, group, result) -> dict:
   items, index = result.items, result.collected.index
   members = [items[index[m]] for m in group.members]
   return {
-      "id": gid, "representative": members[0].file_name,
-      "members": [{"file": it.file_name, "split": it.split, "class_code": it.class_code,
-                   "domain": it.domain} for it in members],
-      "splits": sorted({it.split for it in members}),
-      "classes": sorted({it.class_code for it in members}),
-      "label_conflict": len({it.class_code for it in members}) > 1,
-      "edges": [{"a": items[index[e.i]].file_name, "b": items[index[e.j]].file_name,
-                 "method": e.method, "value": round(float(e.value), 4)} for e in group.edges],
+    "id": gid,
+    "representative": members[0].file_name,
+    "members": [
+      {"file": it.file_name, "split": it.split, "class_code": it.class_code, "domain": it.domain}
+      for it in members
+    ],
+    "splits": sorted({it.split for it in members}),
+    "classes": sorted({it.class_code for it in members}),
+    "label_conflict": len({it.class_code for it in members}) > 1,
+    "edges": [
+      {
+        "a": items[index[e.i]].file_name,
+        "b": items[index[e.j]].file_name,
+        "method": e.method,
+        "value": round(float(e.value), 4),
+      }
+      for e in group.edges
+    ],
   }
 
 
 def summary(result, source) -> dict:
   coll = result.collected
   order = np.argsort(-result.photo_scores)
-  photo_json = [{"file": result.items[coll.index[m]].file_name,
-                 "score": round(float(result.photo_scores[m]), 3),
-                 "candidate": bool(result.photo_flags[m]),
-                 "z": {k: round(float(v), 2) for k, v in zip(photos.STATISTICS, result.photo_z[m])}}
-                for m in order[:LISTED_PHOTOS]]
+  photo_json = [
+    {
+      "file": result.items[coll.index[m]].file_name,
+      "score": round(float(result.photo_scores[m]), 3),
+      "candidate": bool(result.photo_flags[m]),
+      "z": {k: round(float(v), 2) for k, v in zip(photos.STATISTICS, result.photo_z[m])},
+    }
+    for m in order[:LISTED_PHOTOS]
+  ]
   removed = set(result.reasons)
   by_reason = collections.Counter(why.split(":")[0] for why in result.reasons.values())
   return {
-      "source": getattr(source, "description", type(source).__name__),
-      "num_files": len(result.items), "num_readable": len(coll.index),
-      "num_kept": len(result.items) - len(removed), "removed_by_reason": dict(by_reason),
-      "unreadable": [{"file": result.items[i].file_name, "error": e}
-                     for i, e in coll.unreadable.items()],
-      "skipped": getattr(source, "skipped", []),
-      "duplicates": {
-          "feature_kind": result.feature_kind, "thresholds": result.thresholds,
-          "num_groups": len(result.groups),
-          "num_files_in_groups": sum(len(g.members) for g in result.groups),
-          "num_label_conflicts": sum(
-              len({result.items[coll.index[m]].class_code for m in g.members}) > 1
-              for g in result.groups),
-          "groups": [_group_json(gid, g, result) for gid, g in enumerate(result.groups)],
-      },
-      "photos": {"statistics": list(photos.STATISTICS), "cut": result.photo_cut,
-                 "max_exact_flat_fraction": photos.MAX_EXACT_FLAT,
-                 "num_candidates": int(result.photo_flags.sum()),
-                 "ranked": photo_json},
-      "leakage": leakage(result),
-      "counts": counts(result.items, removed),
-      "timings_s": {k: round(v, 2) for k, v in result.timings.items()},
+    "source": getattr(source, "description", type(source).__name__),
+    "num_files": len(result.items),
+    "num_readable": len(coll.index),
+    "num_kept": len(result.items) - len(removed),
+    "removed_by_reason": dict(by_reason),
+    "unreadable": [
+      {"file": result.items[i].file_name, "error": e} for i, e in coll.unreadable.items()
+    ],
+    "skipped": getattr(source, "skipped", []),
+    "duplicates": {
+      "feature_kind": result.feature_kind,
+      "thresholds": result.thresholds,
+      "num_groups": len(result.groups),
+      "num_files_in_groups": sum(len(g.members) for g in result.groups),
+      "num_label_conflicts": sum(
+        len({result.items[coll.index[m]].class_code for m in g.members}) > 1 for g in result.groups
+      ),
+      "groups": [_group_json(gid, g, result) for gid, g in enumerate(result.groups)],
+    },
+    "photos": {
+      "statistics": list(photos.STATISTICS),
+      "cut": result.photo_cut,
+      "max_exact_flat_fraction": photos.MAX_EXACT_FLAT,
+      "num_candidates": int(result.photo_flags.sum()),
+      "ranked": photo_json,
+    },
+    "leakage": leakage(result),
+    "counts": counts(result.items, removed),
+    "timings_s": {k: round(v, 2) for k, v in result.timings.items()},
   }
 
 
@@ -128,66 +154,107 @@ def _sheet(tiles: list[Image.Image], columns: int, path: pathlib.Path) -> None:
 
 def _count_table(table: dict) -> list[str]:
   domains = [d for d in taxonomy.DOMAINS if any(d in row for row in table.values())]
-  lines = ["| class | " + " | ".join(domains) + " | total |",
-           "|---|" + "---|" * (len(domains) + 1)]
+  lines = ["| class | " + " | ".join(domains) + " | total |", "|---|" + "---|" * (len(domains) + 1)]
   totals = []
   for code, row in table.items():
     total = sum(row.values())
     totals.append(total)
-    lines.append(f"| {code} | " + " | ".join(str(row.get(d, 0)) for d in domains)
-                 + f" | {total} |")
+    lines.append(f"| {code} | " + " | ".join(str(row.get(d, 0)) for d in domains) + f" | {total} |")
   nonzero = [t for t in totals if t]
   if nonzero:
-    lines.append(f"\nLargest / smallest non-empty class: {max(nonzero)} / {min(nonzero)} "
-                 f"= {max(nonzero) / min(nonzero):.1f}x")
+    lines.append(
+      f"\nLargest / smallest non-empty class: {max(nonzero)} / {min(nonzero)} "
+      f"= {max(nonzero) / min(nonzero):.1f}x"
+    )
   return lines
 
 
 def write_markdown(data: dict, result, source, out: pathlib.Path) -> None:
   coll, items = result.collected, result.items
   dup, ph, leak = data["duplicates"], data["photos"], data["leakage"]
-  lines = [f"# Data audit: {data['source']}", "",
-           f"{data['num_files']} files, {data['num_readable']} readable, "
-           f"{data['num_kept']} kept. Removed by reason: {data['removed_by_reason']}.", "",
-           "## Duplicate groups", "",
-           f"Features: `{dup['feature_kind']}`; thresholds: {dup['thresholds']}. "
-           f"{dup['num_groups']} groups holding {dup['num_files_in_groups']} files; "
-           f"{dup['num_label_conflicts']} groups span more than one class. "
-           "The first tile of each row (green frame) is kept.", ""]
+  lines = [
+    f"# Data audit: {data['source']}",
+    "",
+    f"{data['num_files']} files, {data['num_readable']} readable, "
+    f"{data['num_kept']} kept. Removed by reason: {data['removed_by_reason']}.",
+    "",
+    "## Duplicate groups",
+    "",
+    f"Features: `{dup['feature_kind']}`; thresholds: {dup['thresholds']}. "
+    f"{dup['num_groups']} groups holding {dup['num_files_in_groups']} files; "
+    f"{dup['num_label_conflicts']} groups span more than one class. "
+    "The first tile of each row (green frame) is kept.",
+    "",
+  ]
   tiles = []
   for gid, group in enumerate(result.groups[:TOP_GROUPS]):
     shown = group.members[:GROUP_COLUMNS]
-    tiles += [_thumb(source, int(coll.index[m]),
-                     f"g{gid} {items[coll.index[m]].split}\n{items[coll.index[m]].class_code}",
-                     "green" if k == 0 else "red") for k, m in enumerate(shown)]
+    tiles += [
+      _thumb(
+        source,
+        int(coll.index[m]),
+        f"g{gid} {items[coll.index[m]].split}\n{items[coll.index[m]].class_code}",
+        "green" if k == 0 else "red",
+      )
+      for k, m in enumerate(shown)
+    ]
     tiles += [Image.new("RGB", (THUMB, THUMB + 24), "white")] * (GROUP_COLUMNS - len(shown))
-    lines.append(f"- group {gid}: {len(group.members)} files, splits "
-                 f"{dup['groups'][gid]['splits']}, classes {dup['groups'][gid]['classes']}")
+    lines.append(
+      f"- group {gid}: {len(group.members)} files, splits "
+      f"{dup['groups'][gid]['splits']}, classes {dup['groups'][gid]['classes']}"
+    )
   if tiles:
     _sheet(tiles, GROUP_COLUMNS, out / "duplicate_groups.png")
-    lines += ["", f"Largest {min(TOP_GROUPS, len(result.groups))} groups, one per row:", "",
-              "![duplicate groups](duplicate_groups.png)", ""]
+    lines += [
+      "",
+      f"Largest {min(TOP_GROUPS, len(result.groups))} groups, one per row:",
+      "",
+      "![duplicate groups](duplicate_groups.png)",
+      "",
+    ]
   cut = ph["cut"]
-  lines += ["## Photo candidates", "",
-            f"Score = weighted mean (photos.STATISTICS) of one-sided robust z-scores of {', '.join(ph['statistics'])}. "
-            f"Suggested cut {cut['cut']:.2f} (rule: {cut['rule']}; see photos.suggest_cut); "
-            f"candidates also need exact_flat_fraction <= {ph['max_exact_flat_fraction']}. "
-            f"{ph['num_candidates']} candidates. Top {TOP_PHOTOS} by score "
-            "(red frame: candidate):", ""]
+  lines += [
+    "## Photo candidates",
+    "",
+    f"Score = weighted mean (photos.STATISTICS) of one-sided robust z-scores of {', '.join(ph['statistics'])}. "
+    f"Suggested cut {cut['cut']:.2f} (rule: {cut['rule']}; see photos.suggest_cut); "
+    f"candidates also need exact_flat_fraction <= {ph['max_exact_flat_fraction']}. "
+    f"{ph['num_candidates']} candidates. Top {TOP_PHOTOS} by score "
+    "(red frame: candidate):",
+    "",
+  ]
   order = np.argsort(-result.photo_scores)[:TOP_PHOTOS]
-  tiles = [_thumb(source, int(coll.index[m]), f"score {result.photo_scores[m]:.2f}\n"
-                  f"{items[coll.index[m]].class_code}",
-                  "red" if result.photo_flags[m] else "green") for m in order]
+  tiles = [
+    _thumb(
+      source,
+      int(coll.index[m]),
+      f"score {result.photo_scores[m]:.2f}\n{items[coll.index[m]].class_code}",
+      "red" if result.photo_flags[m] else "green",
+    )
+    for m in order
+  ]
   _sheet(tiles, 8, out / "photo_candidates.png")
-  lines += ["![photo candidates](photo_candidates.png)", "", "| rank | file | score |",
-            "|---|---|---|"]
-  lines += [f"| {k + 1} | {p['file']} | {p['score']}{' (candidate)' if p['candidate'] else ''} |"
-            for k, p in enumerate(ph["ranked"][:50])]
-  lines += ["", "## Leakage", "",
-            f"{leak['num_groups_crossing_splits']} duplicate groups cross splits "
-            f"({leak['num_files_leaked']} files outside the kept copy's split): "
-            f"{leak['groups_by_split_pair']}.", "",
-            "## Counts per class x domain, before cleaning", ""]
+  lines += [
+    "![photo candidates](photo_candidates.png)",
+    "",
+    "| rank | file | score |",
+    "|---|---|---|",
+  ]
+  lines += [
+    f"| {k + 1} | {p['file']} | {p['score']}{' (candidate)' if p['candidate'] else ''} |"
+    for k, p in enumerate(ph["ranked"][:50])
+  ]
+  lines += [
+    "",
+    "## Leakage",
+    "",
+    f"{leak['num_groups_crossing_splits']} duplicate groups cross splits "
+    f"({leak['num_files_leaked']} files outside the kept copy's split): "
+    f"{leak['groups_by_split_pair']}.",
+    "",
+    "## Counts per class x domain, before cleaning",
+    "",
+  ]
   lines += _count_table(data["counts"]["before"])
   lines += ["", "## After cleaning", ""] + _count_table(data["counts"]["after"])
   lines += ["", f"Timings (s): {data['timings_s']}", ""]

@@ -1,4 +1,5 @@
 """One audit pass: read every image once, then find duplicates, photos, leaks and decide what to keep."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -7,11 +8,7 @@ import time
 import numpy as np
 import tqdm
 
-from abstract_cls.audit import duplicates
-from abstract_cls.audit import embedding
-from abstract_cls.audit import hashing
-from abstract_cls.audit import normalize
-from abstract_cls.audit import photos
+from abstract_cls.audit import duplicates, embedding, hashing, normalize, photos
 
 # JPEGs are decoded at reduced scale (Image.draft) to at least this side: every view the audit
 # uses is <= 128 px, and the competition's 2480x3508 scans would otherwise dominate the time.
@@ -31,6 +28,7 @@ class AuditOptions:
 @dataclasses.dataclass
 class Collected:
   """Per-image arrays for the readable images (`index` maps back to source items)."""
+
   index: np.ndarray  # int [M] source item index
   sizes: np.ndarray  # int [M, 2] original (width, height)
   num_bytes: np.ndarray  # int [M]
@@ -72,8 +70,9 @@ def collect(source, options: AuditOptions, batch_size: int = 256) -> Collected:
     overviews.clear()
     backgrounds.clear()
 
-  for i in tqdm.tqdm(range(n), desc="audit: reading", unit="img", disable=not options.progress,
-                     mininterval=1.0):
+  for i in tqdm.tqdm(
+    range(n), desc="audit: reading", unit="img", disable=not options.progress, mininterval=1.0
+  ):
     try:
       decoded = source.read(i, max_side=DECODE_SIDE)
     except ValueError as err:
@@ -92,9 +91,14 @@ def collect(source, options: AuditOptions, batch_size: int = 256) -> Collected:
   if not index:
     raise ValueError("no readable image in the source")
   return Collected(
-      np.array(index), np.array(sizes, np.int64).reshape(-1, 2), np.array(num_bytes, np.int64),
-      np.stack(content), np.concatenate(stats),
-      np.concatenate(model_features, axis=1) if model_features else None, unreadable)
+    np.array(index),
+    np.array(sizes, np.int64).reshape(-1, 2),
+    np.array(num_bytes, np.int64),
+    np.stack(content),
+    np.concatenate(stats),
+    np.concatenate(model_features, axis=1) if model_features else None,
+    unreadable,
+  )
 
 
 def find_groups(items, collected: Collected, options: AuditOptions):
@@ -112,13 +116,17 @@ def find_groups(items, collected: Collected, options: AuditOptions):
     features = embedding.fixed_features(content)
     flipped = embedding.fixed_features(np.ascontiguousarray(flipped_content))
     kind = embedding.FIXED_FEATURE_KIND
-    similarity = (options.similarity if options.similarity is not None
-                  else duplicates.DEFAULT_FIXED_SIMILARITY)
+    similarity = (
+      options.similarity if options.similarity is not None else duplicates.DEFAULT_FIXED_SIMILARITY
+    )
   hashed = {(e.i, e.j) for e in edges}
-  edges += [e for e in duplicates.embedding_edges(features, flipped, similarity)
-            if (e.i, e.j) not in hashed]
-  keys = [duplicates.representative_key(items[src], int(w * h), int(b))
-          for src, (w, h), b in zip(collected.index, collected.sizes, collected.num_bytes)]
+  edges += [
+    e for e in duplicates.embedding_edges(features, flipped, similarity) if (e.i, e.j) not in hashed
+  ]
+  keys = [
+    duplicates.representative_key(items[src], int(w * h), int(b))
+    for src, (w, h), b in zip(collected.index, collected.sizes, collected.num_bytes)
+  ]
   groups = duplicates.group_edges(len(content), edges, keys)
   thresholds = {"phash_max_hamming": options.hash_distance, "min_cosine_similarity": similarity}
   return groups, kind, thresholds, hashes
@@ -146,8 +154,9 @@ def analyse(items, collected: Collected, options: AuditOptions, timings: dict) -
       src = int(collected.index[m])
       if src not in reasons:
         reasons[src] = f"duplicate_of: {rep.file_name}"
-  return AuditResult(items, collected, groups, scores, z, cut, flags, kind, thresholds, reasons,
-                     timings)
+  return AuditResult(
+    items, collected, groups, scores, z, cut, flags, kind, thresholds, reasons, timings
+  )
 
 
 def run_audit(source, options: AuditOptions | None = None) -> AuditResult:

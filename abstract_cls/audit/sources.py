@@ -4,6 +4,7 @@ Every source yields the same thing: a list of `AuditItem` (the identity of each 
 written to the cleaned manifest) and `read(index)` returning the decoded RGB image plus its
 original size and encoded byte size (the representative of a duplicate group is the largest).
 """
+
 from __future__ import annotations
 
 import csv
@@ -19,8 +20,13 @@ from abstract_cls.data import decode
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 # Competition folders use "valid"; the rest of the project says "validation".
-_FOLDER_SPLITS = {"train": "train", "valid": "validation", "validation": "validation",
-                  "val": "validation", "test": "test"}
+_FOLDER_SPLITS = {
+  "train": "train",
+  "valid": "validation",
+  "validation": "validation",
+  "val": "validation",
+  "test": "test",
+}
 # AI Hub file names start with s_/i_/p_ + 4-digit level-3 id (see dcc2022 README).
 _AIHUB_NAME = re.compile(r"^([sip])_(\d{4})_")
 _AIHUB_DOMAIN = {"s": "SKETCH", "i": "ILLUSTRATION", "p": "PICTOGRAM"}
@@ -127,18 +133,26 @@ class EmbeddedSource:
     self.skipped: list[dict] = []
     seen = set()
     for r in rows:
-      problem = ("duplicate manifest row" if r["file"] in seen
-                 else f"unknown split {r['split']}" if r["split"] not in SPLIT_ORDER
-                 else "missing from archive" if r["file"] not in self._member_zip
-                 else f"unknown class {r['class_code']}" if r["class_code"] not in codes
-                 else f"unknown domain {r['domain']}" if r["domain"] not in domains
-                 else "")
+      problem = (
+        "duplicate manifest row"
+        if r["file"] in seen
+        else f"unknown split {r['split']}"
+        if r["split"] not in SPLIT_ORDER
+        else "missing from archive"
+        if r["file"] not in self._member_zip
+        else f"unknown class {r['class_code']}"
+        if r["class_code"] not in codes
+        else f"unknown domain {r['domain']}"
+        if r["domain"] not in domains
+        else ""
+      )
       seen.add(r["file"])
       if problem:
         self.skipped.append({"file": r["file"], "reason": problem})
       else:
-        self.items.append(AuditItem(r["file"], r["split"], r["class_code"], r["domain"],
-                                    r.get("source_set", "")))
+        self.items.append(
+          AuditItem(r["file"], r["split"], r["class_code"], r["domain"], r.get("source_set", ""))
+        )
     if not self.items:
       raise ValueError(f"{manifest}: no usable rows")
 
@@ -153,10 +167,18 @@ class EmbeddedSource:
 class TfdsSource:
   """A prepared TFDS builder (Contract 2), read by random access with the PNG left encoded."""
 
-  def __init__(self, name: str, data_dir: str | None = None, manual_dir: str | None = None,
-               split: str = "", **builder_kwargs):
+  def __init__(
+    self,
+    name: str,
+    data_dir: str | None = None,
+    manual_dir: str | None = None,
+    split: str = "",
+    **builder_kwargs,
+  ):
     import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
+
     from abstract_cls.data import builders  # pylint: disable=import-outside-toplevel
+
     builder = builders.prepare(name, data_dir, manual_dir=manual_dir, **builder_kwargs)
     available = sorted(builder.info.splits.keys(), key=split_rank)
     if split and split not in available:
@@ -166,15 +188,20 @@ class TfdsSource:
     self._records = []
     codes = taxonomy.class_codes()
     for split_name in [split] if split else available:
-      source = builder.as_data_source(split_name,
-                                      decoders={"image": tfds.decode.SkipDecoding()})
+      source = builder.as_data_source(split_name, decoders={"image": tfds.decode.SkipDecoding()})
       for i in range(len(source)):
         record = source[i]
         file_name = record["file_name"]
         if isinstance(file_name, bytes):
           file_name = file_name.decode("utf-8")
-        self.items.append(AuditItem(str(file_name), split_name, codes[int(record["label"])],
-                                    taxonomy.DOMAINS[int(record["domain"])]))
+        self.items.append(
+          AuditItem(
+            str(file_name),
+            split_name,
+            codes[int(record["label"])],
+            taxonomy.DOMAINS[int(record["domain"])],
+          )
+        )
         self._records.append((source, i))
     self.skipped: list[dict] = []
 

@@ -6,6 +6,7 @@ the prepared data (its prepare_report.json changes whenever the builder prepares
 split, size, protocol, the hold-out parameters and the cleaned manifest's contents.
 Files live beside the TFDS data: {data_dir}/_abstract_cls_array_cache/.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -23,20 +24,36 @@ def cache_dir(data_config, split: str, size: int, official: bool) -> pathlib.Pat
   if not data_config.cache_decoded or data_config.name == "synthetic":
     return None
   from abstract_cls.data import builders  # pylint: disable=g-import-not-at-top
-  builder = builders.prepare(data_config.name, data_config.data_dir or None,
-                             manual_dir=data_config.manual_dir or None,
-                             **data_config.builder_options.to_dict())
+
+  builder = builders.prepare(
+    data_config.name,
+    data_config.data_dir or None,
+    manual_dir=data_config.manual_dir or None,
+    **data_config.builder_options.to_dict(),
+  )
   version_dir = pathlib.Path(builder.data_dir)
-  digest = hashlib.sha256(json.dumps(dict(
-      data_dir=str(version_dir), split=split, size=size, official=official,
-      validation_fraction=data_config.validation_fraction, split_seed=data_config.split_seed,
-  ), sort_keys=True).encode())
+  digest = hashlib.sha256(
+    json.dumps(
+      dict(
+        data_dir=str(version_dir),
+        split=split,
+        size=size,
+        official=official,
+        validation_fraction=data_config.validation_fraction,
+        split_seed=data_config.split_seed,
+      ),
+      sort_keys=True,
+    ).encode()
+  )
   report = version_dir / "prepare_report.json"
   digest.update(report.read_bytes() if report.exists() else b"no report")
   if data_config.cleaned_manifest:
     digest.update(pathlib.Path(data_config.cleaned_manifest).read_bytes())
   root = version_dir.parent.parent / "_abstract_cls_array_cache"
-  return root / f"{data_config.name}-{split}-{size}{'-official' if official else ''}-{digest.hexdigest()[:16]}"
+  return (
+    root
+    / f"{data_config.name}-{split}-{size}{'-official' if official else ''}-{digest.hexdigest()[:16]}"
+  )
 
 
 def load(path: pathlib.Path | None) -> dict[str, np.ndarray] | None:

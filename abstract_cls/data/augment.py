@@ -5,6 +5,7 @@ and the colour jitter acts on ink (1 - x): white stays exactly white and only st
 fills change. One combined affine map (crop, flip, rotation, shear, translation) resamples
 each image once, bilinearly.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,6 +22,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 @dataclasses.dataclass(frozen=True)
 class AugmentOptions:
   """Hashable copy of data_config.augment (+ mixup/cutmix), so jit can treat it as static."""
+
   random_resized_crop: bool = True
   crop_scale: tuple[float, float] = (0.35, 1.0)
   crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)
@@ -37,16 +39,20 @@ class AugmentOptions:
   cutmix_alpha: float = 0.0
 
   @classmethod
-  def from_config(cls, data_config) -> "AugmentOptions":
+  def from_config(cls, data_config) -> AugmentOptions:
     fields = {f.name for f in dataclasses.fields(cls)} - {"mixup_alpha", "cutmix_alpha"}
     given = dict(data_config.augment)
     unknown = set(given) - fields
     if unknown:
       raise ValueError(f"unknown data.augment option(s) {sorted(unknown)}; known: {sorted(fields)}")
-    values = {k: tuple(float(x) for x in v) if isinstance(v, (tuple, list)) else v
-              for k, v in given.items()}
-    return cls(**values, mixup_alpha=float(data_config.mixup_alpha),
-               cutmix_alpha=float(data_config.cutmix_alpha))
+    values = {
+      k: tuple(float(x) for x in v) if isinstance(v, (tuple, list)) else v for k, v in given.items()
+    }
+    return cls(
+      **values,
+      mixup_alpha=float(data_config.mixup_alpha),
+      cutmix_alpha=float(data_config.cutmix_alpha),
+    )
 
 
 def normalize(images_01: jax.Array) -> jax.Array:
@@ -68,8 +74,9 @@ def _inverse_affine(key: jax.Array, size: int, aug) -> jax.Array:
   if aug.random_resized_crop:
     lo, hi = aug.crop_scale
     area = jax.random.uniform(k_scale, (), minval=lo, maxval=hi)
-    log_ratio = jax.random.uniform(k_ratio, (), minval=math.log(aug.crop_ratio[0]),
-                                   maxval=math.log(aug.crop_ratio[1]))
+    log_ratio = jax.random.uniform(
+      k_ratio, (), minval=math.log(aug.crop_ratio[0]), maxval=math.log(aug.crop_ratio[1])
+    )
     ratio = jnp.exp(log_ratio)
     w = jnp.minimum(jnp.sqrt(area * ratio), 1.0) * size  # Crop width in pixels.
     h = jnp.minimum(jnp.sqrt(area / ratio), 1.0) * size
@@ -137,8 +144,9 @@ def _warp(packed: jax.Array, matrix: jax.Array, out_size: int) -> jax.Array:
   return top * (1 - wy) + bottom * wy
 
 
-_YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]],
-                np.float32)
+_YIQ = np.array(
+  [[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], np.float32
+)
 _YIQ_INV = np.linalg.inv(_YIQ).astype(np.float32)
 _LUMA = np.tile(_YIQ[:1], (3, 1))  # Every output channel = luma.
 
@@ -183,7 +191,7 @@ def augment_images(key: jax.Array, images_uint8: jax.Array, aug, out_size: int) 
   # batch-minor, so an elementwise colour mix had the whole warp recomputed in that
   # cache-hostile order (14 ms of LeNet-5's 50 ms step at batch 128). The dot is
   # materialised once; the input path alone costs the same either way.
-  y = jnp.einsum('bhwk,bck->bhwc', x, m / 255.0) + b[:, None, None, None]
+  y = jnp.einsum("bhwk,bck->bhwc", x, m / 255.0) + b[:, None, None, None]
   return jnp.clip(y, 0.0, 1.0)
 
 
@@ -204,8 +212,9 @@ def _beta(key: jax.Array, alpha: float, tries: int = 64) -> jax.Array:
   return jnp.where(accept[first], lam[first], 0.5)
 
 
-def mix(key: jax.Array, images: jax.Array, label_probs: jax.Array, mixup_alpha: float,
-        cutmix_alpha: float) -> tuple[jax.Array, jax.Array]:
+def mix(
+  key: jax.Array, images: jax.Array, label_probs: jax.Array, mixup_alpha: float, cutmix_alpha: float
+) -> tuple[jax.Array, jax.Array]:
   """Batch-level mixup or cutmix with the reversed batch as partner (as timm does).
 
   With both alphas > 0 each batch picks one with probability 1/2. Returns the mixed images
@@ -243,8 +252,14 @@ def mix(key: jax.Array, images: jax.Array, label_probs: jax.Array, mixup_alpha: 
   return mixed, lam * label_probs + (1 - lam) * partner_probs
 
 
-def augment_batch(key: jax.Array, images_uint8: jax.Array, labels: jax.Array,
-                  options: AugmentOptions, num_classes: int, out_size: int):
+def augment_batch(
+  key: jax.Array,
+  images_uint8: jax.Array,
+  labels: jax.Array,
+  options: AugmentOptions,
+  num_classes: int,
+  out_size: int,
+):
   """uint8 [B, H, W, 3] -> (normalised float32 [B, out, out, 3], label_probs [B, classes])."""
   k_each, k_mix = jax.random.split(key)
   x = augment_images(k_each, images_uint8, options, out_size)

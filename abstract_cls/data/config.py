@@ -1,4 +1,5 @@
 """Defaults for the input pipeline (Contract 3): configs/default.py does `config.data = data_config()`."""
+
 from __future__ import annotations
 
 import ml_collections

@@ -6,6 +6,7 @@ photos and multi-megapixel scans. `decode_image` turns any of them into an RGB a
 and says what it had to fix; anything it cannot decode raises `ImageDecodeError` with
 a short reason, so callers can skip the file and list it instead of crashing.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,8 +15,7 @@ import os
 import warnings
 
 import numpy as np
-from PIL import Image
-from PIL import ImageOps
+from PIL import Image, ImageOps
 
 # Largest image (in pixels) we agree to decode. Pillow's own default (~89 Mpx) lets a
 # crafted file allocate gigabytes; the largest real competition images are
@@ -78,8 +78,8 @@ def _open(data: bytes, name: str, max_pixels: int) -> Image.Image:
   width, height = image.size
   if width * height > max_pixels:
     raise ImageDecodeError(
-        name, "decompression bomb",
-        f"{width}x{height} = {width * height} pixels > limit {max_pixels}")
+      name, "decompression bomb", f"{width}x{height} = {width * height} pixels > limit {max_pixels}"
+    )
   if width == 0 or height == 0:
     raise ImageDecodeError(name, "empty image", f"{width}x{height}")
   return image
@@ -127,9 +127,13 @@ def _downscaled(image: Image.Image, shorter_side: int) -> Image.Image:
   return image.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0)
 
 
-def decode_image(source: str | os.PathLike | bytes, *, name: str | None = None,
-                 shorter_side: int | None = None,
-                 max_pixels: int = MAX_IMAGE_PIXELS) -> DecodedImage:
+def decode_image(
+  source: str | os.PathLike | bytes,
+  *,
+  name: str | None = None,
+  shorter_side: int | None = None,
+  max_pixels: int = MAX_IMAGE_PIXELS,
+) -> DecodedImage:
   """Decodes any supported image file to uint8 RGB.
 
   Args:
@@ -166,8 +170,12 @@ def decode_image(source: str | os.PathLike | bytes, *, name: str | None = None,
     image.load()
   except Exception as e:  # Truncated data, bad CRC, broken codec stream, ...
     raise ImageDecodeError(name, "truncated or corrupt image", f"{type(e).__name__}: {e}") from None
-  if (source_format == "PNG" and len(data) > 24 and data[24] == 16
-      and image.mode not in _HIGH_BIT_DEPTH_MODES):
+  if (
+    source_format == "PNG"
+    and len(data) > 24
+    and data[24] == 16
+    and image.mode not in _HIGH_BIT_DEPTH_MODES
+  ):
     fixes.append("16-bit PNG -> 8-bit")  # Pillow reads 48/64-bit PNGs as 8-bit RGB(A)
   try:
     orientation = image.getexif().get(0x0112, 1)
@@ -196,9 +204,13 @@ def downscale_to_shorter_side(pixels: np.ndarray, shorter_side: int) -> np.ndarr
   return np.asarray(_downscaled(Image.fromarray(pixels, "RGB"), shorter_side), dtype=np.uint8)
 
 
-def load_image_rgb(source: str | os.PathLike | bytes, *, name: str | None = None,
-                   shorter_side: int | None = None,
-                   max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
+def load_image_rgb(
+  source: str | os.PathLike | bytes,
+  *,
+  name: str | None = None,
+  shorter_side: int | None = None,
+  max_pixels: int = MAX_IMAGE_PIXELS,
+) -> np.ndarray:
   """Decodes an image to uint8 RGB [H, W, 3]; see `decode_image` for arguments and errors."""
   return decode_image(source, name=name, shorter_side=shorter_side, max_pixels=max_pixels).pixels
 

@@ -7,6 +7,7 @@ fresh random subset of at most `cap`). The same scheme exists twice: in jax for 
 mode (computed inside the jitted step, no host work) and in numpy for streaming mode (computed
 in the grain workers, which must not touch jax).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -42,8 +43,10 @@ def class_weights(counts: np.ndarray, method: str, beta: float = 0.999) -> np.nd
       raise ValueError(f"effective_number_beta must be in (0, 1), got {beta}")
     raw[present] = (1.0 - beta) / (1.0 - np.power(beta, counts[present]))
   else:
-    raise ValueError(f"class_weighting {method!r} is not one of "
-                     "'none', 'inverse', 'sqrt_inverse', 'effective_number'")
+    raise ValueError(
+      f"class_weighting {method!r} is not one of "
+      "'none', 'inverse', 'sqrt_inverse', 'effective_number'"
+    )
   raw[~present] = 0.0
   mean = (raw * counts).sum() / max(counts.sum(), 1.0)
   return (raw / mean if mean > 0 else raw).astype(np.float32)
@@ -52,6 +55,7 @@ def class_weights(counts: np.ndarray, method: str, beta: float = 0.999) -> np.nd
 @dataclasses.dataclass(frozen=True)
 class SamplingSpec:
   """The static (hashable) part of a plan that the jitted sampler needs."""
+
   steps_per_epoch: int
   global_batch_size: int
   balanced: bool
@@ -61,6 +65,7 @@ class SamplingSpec:
 @dataclasses.dataclass(frozen=True)
 class EpochPlan:
   """Static description of an epoch (numpy; the same for every epoch)."""
+
   seed: int
   labels: np.ndarray  # int32 [N]
   balanced: bool
@@ -79,17 +84,20 @@ class EpochPlan:
 
   @property
   def spec(self) -> SamplingSpec:
-    return SamplingSpec(self.steps_per_epoch, self.global_batch_size, self.balanced,
-                        self.pool_size)
+    return SamplingSpec(self.steps_per_epoch, self.global_batch_size, self.balanced, self.pool_size)
 
   def device_arrays(self) -> dict[str, np.ndarray]:
     """What device_batch_indices reads besides the spec (put these on the devices)."""
-    return dict(seed_key=jax.random.key_data(jax.random.key(self.seed)),
-                labels=self.labels, pool_slots=self.pool_slots)
+    return dict(
+      seed_key=jax.random.key_data(jax.random.key(self.seed)),
+      labels=self.labels,
+      pool_slots=self.pool_slots,
+    )
 
 
-def make_plan(labels: np.ndarray, balance: str, cap: int, seed: int,
-              global_batch_size: int) -> EpochPlan:
+def make_plan(
+  labels: np.ndarray, balance: str, cap: int, seed: int, global_batch_size: int
+) -> EpochPlan:
   labels = np.asarray(labels, np.int32)
   counts = class_counts(labels)
   starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
@@ -97,19 +105,23 @@ def make_plan(labels: np.ndarray, balance: str, cap: int, seed: int,
     slots = np.zeros(0, np.int64)
   elif balance == "oversample":
     target = counts.max()
-    slots = np.concatenate([starts[c] + np.arange(target) % counts[c]
-                            for c in range(len(counts)) if counts[c] > 0])
+    slots = np.concatenate(
+      [starts[c] + np.arange(target) % counts[c] for c in range(len(counts)) if counts[c] > 0]
+    )
   elif balance == "undersample":
     if cap <= 0:
       raise ValueError("balance='undersample' needs undersample_cap > 0")
-    slots = np.concatenate([starts[c] + np.arange(min(cap, counts[c]))
-                            for c in range(len(counts)) if counts[c] > 0])
+    slots = np.concatenate(
+      [starts[c] + np.arange(min(cap, counts[c])) for c in range(len(counts)) if counts[c] > 0]
+    )
   else:
     raise ValueError(f"balance {balance!r} is not one of 'none', 'oversample', 'undersample'")
   plan = EpochPlan(seed, labels, balance != "none", slots.astype(np.int32), global_batch_size)
   if plan.steps_per_epoch < 1:
-    raise ValueError(f"an epoch has {plan.pool_size} examples, fewer than the global batch "
-                     f"size {global_batch_size}")
+    raise ValueError(
+      f"an epoch has {plan.pool_size} examples, fewer than the global batch "
+      f"size {global_batch_size}"
+    )
   return plan
 
 
@@ -140,8 +152,11 @@ def device_batch_indices(spec: SamplingSpec, arrays: dict, step: jax.Array) -> j
   step = jnp.asarray(step, jnp.int32)
   epoch = step // spec.steps_per_epoch
   if "epoch_order" in arrays:  # stored for some epoch: use it if it is this one
-    order = jax.lax.cond(arrays["order_epoch"] == epoch, lambda: arrays["epoch_order"],
-                         lambda: epoch_order(spec, arrays, epoch))
+    order = jax.lax.cond(
+      arrays["order_epoch"] == epoch,
+      lambda: arrays["epoch_order"],
+      lambda: epoch_order(spec, arrays, epoch),
+    )
   else:
     order = epoch_order(spec, arrays, epoch)
   start = (step % spec.steps_per_epoch) * spec.global_batch_size
@@ -170,4 +185,4 @@ class HostSampler:
   def batch_indices(self, step: int) -> np.ndarray:
     epoch, within = divmod(int(step), self.plan.steps_per_epoch)
     b = self.plan.global_batch_size
-    return self._epoch_order(epoch)[within * b:(within + 1) * b]
+    return self._epoch_order(epoch)[within * b : (within + 1) * b]

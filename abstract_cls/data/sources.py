@@ -6,6 +6,7 @@ A source is any sequence (len + __getitem__) of Contract 2 records: dicts with `
 metadata scans (stratified split, cleaned manifest) never decode pixels, and so that the
 decoder can shrink large JPEGs while decoding (PIL draft mode).
 """
+
 from __future__ import annotations
 
 import csv
@@ -46,8 +47,12 @@ def _text(value: Any) -> str:
 
 def record_metadata(record: dict[str, Any]) -> tuple[int, int, str, str]:
   """(label, domain, file_name, l3_object) of one record."""
-  return (int(record["label"]), int(record["domain"]), _text(record["file_name"]),
-          _text(record.get("l3_object", "")))
+  return (
+    int(record["label"]),
+    int(record["domain"]),
+    _text(record["file_name"]),
+    _text(record.get("l3_object", "")),
+  )
 
 
 def decode_resized(image: Any, size: int, name: str = "") -> np.ndarray:
@@ -75,6 +80,7 @@ def synthetic_source(num_examples: int, image_size: int = 64, seed: int = 0) -> 
   class-dependent colour on white. For tests and smoke runs; PNG-encoded like the real data."""
   rng = np.random.default_rng(seed)
   from PIL import ImageDraw  # Local: only this generator draws.
+
   records = []
   for i in range(num_examples):
     label = i % taxonomy.NUM_CLASSES
@@ -89,8 +95,15 @@ def synthetic_source(num_examples: int, image_size: int = 64, seed: int = 0) -> 
     draw.polygon(points, outline=colour, fill=colour if label >= 8 else None, width=3)
     buf = io.BytesIO()
     pil.save(buf, format="PNG")
-    records.append(dict(image=buf.getvalue(), label=label, domain=i % 3,
-                        file_name=f"synthetic_{i:06d}.png", l3_object=""))
+    records.append(
+      dict(
+        image=buf.getvalue(),
+        label=label,
+        domain=i % 3,
+        file_name=f"synthetic_{i:06d}.png",
+        l3_object="",
+      )
+    )
   return records
 
 
@@ -103,8 +116,9 @@ def read_cleaned_manifest(path: str) -> set[str]:
     reader = csv.DictReader(f)
     missing = {"file_name", "keep"} - set(reader.fieldnames or ())
     if missing:
-      raise ValueError(f"cleaned_manifest {p}: missing column(s) {sorted(missing)}; "
-                       "expected file_name,keep,reason")
+      raise ValueError(
+        f"cleaned_manifest {p}: missing column(s) {sorted(missing)}; expected file_name,keep,reason"
+      )
     removed = set()
     for line, row in enumerate(reader, start=2):
       keep = row["keep"].strip().lower()
@@ -138,10 +152,15 @@ def open_source(data_config, split: str) -> Sequence:
     available = ("train",)
   else:
     import tensorflow_datasets as tfds  # Heavy import, only when a builder is read.
+
     from abstract_cls.data import builders
-    builder = builders.prepare(data_config.name, data_config.data_dir or None,
-                               manual_dir=data_config.manual_dir or None,
-                               **data_config.builder_options.to_dict())
+
+    builder = builders.prepare(
+      data_config.name,
+      data_config.data_dir or None,
+      manual_dir=data_config.manual_dir or None,
+      **data_config.builder_options.to_dict(),
+    )
     available = tuple(builder.info.splits.keys())
     base = None
   hold_out = split in _HELD_OUT_SPLITS and set(available) == {"train"}
@@ -165,8 +184,9 @@ def select(base: Sequence, data_config, split: str, hold_out: bool) -> Sequence:
       keep &= np.array([m[2] not in removed for m in meta])
   indices = np.flatnonzero(keep)
   if hold_out:
-    held = stratified_holdout(labels[indices], data_config.validation_fraction,
-                              data_config.split_seed)
+    held = stratified_holdout(
+      labels[indices], data_config.validation_fraction, data_config.split_seed
+    )
     indices = indices[held] if split == "validation" else indices[~held]
   if len(indices) == len(base):
     return base

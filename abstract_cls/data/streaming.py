@@ -4,6 +4,7 @@ Element i of the grain dataset is the example at global position i = step * batc
 by the numpy sampler from (seed, step) alone, so the host batch for step N never depends on
 what was read before: restarting at step N is building the dataset from position N * batch.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -13,8 +14,7 @@ import grain
 import numpy as np
 from absl import flags
 
-from abstract_cls.data import sampling
-from abstract_cls.data import sources
+from abstract_cls.data import sampling, sources
 
 # Streams are indexed by position; this many epochs is "forever" for any training run.
 _MAX_EPOCHS = 100_000
@@ -51,7 +51,7 @@ def _decode_record(record: dict, size: int, centre_crop: int | None) -> dict[str
   image = sources.decode_resized(record["image"], size, file_name)
   if centre_crop:
     off = (size - centre_crop) // 2
-    image = image[off:off + centre_crop, off:off + centre_crop]
+    image = image[off : off + centre_crop, off : off + centre_crop]
   return dict(image=image, label=np.int32(label), domain=np.int32(domain))
 
 
@@ -62,16 +62,18 @@ def _iterate(dataset: grain.MapDataset, num_workers: int, buffer: int) -> Iterat
     # (google/grain#1355, fixed after this release): defaults are what we want.
     if not flags.FLAGS.is_parsed():
       flags.FLAGS.mark_as_parsed()
-    it_ds = it_ds.mp_prefetch(grain.MultiprocessingOptions(
-        num_workers=num_workers, per_worker_buffer_size=max(1, buffer)))
+    it_ds = it_ds.mp_prefetch(
+      grain.MultiprocessingOptions(num_workers=num_workers, per_worker_buffer_size=max(1, buffer))
+    )
   return iter(it_ds)
 
 
 class TrainStream:
   """Host batches for consecutive steps; a jump to another step restarts the workers there."""
 
-  def __init__(self, source: Sequence, plan: sampling.EpochPlan, image_size: int,
-               num_workers: int, buffer: int):
+  def __init__(
+    self, source: Sequence, plan: sampling.EpochPlan, image_size: int, num_workers: int, buffer: int
+  ):
     self._read = _ReadDecodeAt(source, plan, image_size)
     self._batch = plan.global_batch_size
     self._num_workers = num_workers
@@ -92,8 +94,9 @@ class TrainStream:
       self.close()
       start = step * self._batch
       stop = (step + self._read.sampler.plan.steps_per_epoch * _MAX_EPOCHS) * self._batch
-      ds = grain.MapDataset.range(start, stop).map(self._read).batch(
-          self._batch, drop_remainder=True)
+      ds = (
+        grain.MapDataset.range(start, stop).map(self._read).batch(self._batch, drop_remainder=True)
+      )
       self._iterator = _iterate(ds, self._num_workers, self._buffer)
     self._next_step = step + 1
     # Plain copies: grain hands out shared-memory arrays whose cleanup fails if one is still
@@ -101,8 +104,14 @@ class TrainStream:
     return {k: np.array(v) for k, v in next(self._iterator).items()}
 
 
-def eval_batches(source: Sequence, image_size: int, centre_crop: int | None, batch: int,
-                 num_workers: int, buffer: int) -> Iterator[dict[str, np.ndarray]]:
+def eval_batches(
+  source: Sequence,
+  image_size: int,
+  centre_crop: int | None,
+  batch: int,
+  num_workers: int,
+  buffer: int,
+) -> Iterator[dict[str, np.ndarray]]:
   """Decoded examples in source order, `batch` at a time (the last one may be short)."""
   ds = grain.MapDataset.source(source).map(_DecodeRecord(image_size, centre_crop)).batch(batch)
   iterator = _iterate(ds, num_workers, buffer)

@@ -5,6 +5,7 @@ that occur in labels or predictions, as sklearn's classification_report / f1_sco
 default (the official evaluators called them without `labels=`); per_class lists all 20,
 a class never seen nor predicted with zeros.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -48,13 +49,18 @@ def _check(labels: np.ndarray, preds: np.ndarray, num_classes: int) -> None:
     raise ValueError(f"labels {labels.shape} and preds {preds.shape} must be equal 1-d shapes")
   for name, a in (("labels", labels), ("preds", preds)):
     if a.size and (a.min() < 0 or a.max() >= num_classes):
-      raise ValueError(f"{name} must be class indices in [0, {num_classes}), "
-                       f"got range [{a.min()}, {a.max()}]")
+      raise ValueError(
+        f"{name} must be class indices in [0, {num_classes}), got range [{a.min()}, {a.max()}]"
+      )
 
 
-def compute(labels: Sequence[int], preds: Sequence[int], domains: Sequence[int] | None = None,
-            class_codes: Sequence[str] | None = None,
-            domain_names: Sequence[str] = taxonomy.DOMAINS) -> dict:
+def compute(
+  labels: Sequence[int],
+  preds: Sequence[int],
+  domains: Sequence[int] | None = None,
+  class_codes: Sequence[str] | None = None,
+  domain_names: Sequence[str] = taxonomy.DOMAINS,
+) -> dict:
   """Contract 3 metrics: accuracy, macro_f1, per_class, per_domain, confusion.
 
   per_class maps each class code to precision/recall/f1/support; per_domain maps each domain
@@ -68,16 +74,22 @@ def compute(labels: Sequence[int], preds: Sequence[int], domains: Sequence[int] 
   cm = confusion(labels, preds, k)
   precision, recall, f1, support = per_class_scores(cm)
   out = dict(
-      num_examples=int(labels.size),
-      accuracy=float(np.mean(labels == preds)) if labels.size else 0.0,
-      macro_f1=macro(f1, cm),
-      macro_precision=macro(precision, cm),
-      macro_recall=macro(recall, cm),
-      per_class={code: dict(precision=float(precision[i]), recall=float(recall[i]),
-                            f1=float(f1[i]), support=int(support[i]))
-                 for i, code in enumerate(codes)},
-      confusion=cm.tolist(),
-      class_codes=list(codes),
+    num_examples=int(labels.size),
+    accuracy=float(np.mean(labels == preds)) if labels.size else 0.0,
+    macro_f1=macro(f1, cm),
+    macro_precision=macro(precision, cm),
+    macro_recall=macro(recall, cm),
+    per_class={
+      code: dict(
+        precision=float(precision[i]),
+        recall=float(recall[i]),
+        f1=float(f1[i]),
+        support=int(support[i]),
+      )
+      for i, code in enumerate(codes)
+    },
+    confusion=cm.tolist(),
+    class_codes=list(codes),
   )
   per_domain = {}
   if domains is not None:
@@ -88,7 +100,10 @@ def compute(labels: Sequence[int], preds: Sequence[int], domains: Sequence[int] 
       sel = domains == d
       dom_cm = confusion(labels[sel], preds[sel], k)
       name = domain_names[d] if 0 <= d < len(domain_names) else str(int(d))
-      per_domain[name] = dict(accuracy=float(np.mean(labels[sel] == preds[sel])),
-                              macro_f1=macro(per_class_scores(dom_cm)[2], dom_cm), support=int(sel.sum()))
+      per_domain[name] = dict(
+        accuracy=float(np.mean(labels[sel] == preds[sel])),
+        macro_f1=macro(per_class_scores(dom_cm)[2], dom_cm),
+        support=int(sel.sum()),
+      )
   out["per_domain"] = per_domain
   return out

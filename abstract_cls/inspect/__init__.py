@@ -3,8 +3,7 @@
 `run_inspect(config, workdir)` restores WORKDIR's checkpoint and writes PNGs plus
 index.md into WORKDIR/inspect/; `python -m abstract_cls.inspect --workdir=W` runs it.
 """
-from abstract_cls.inspect.run import inspect_config
-from abstract_cls.inspect.run import inspect_model
-from abstract_cls.inspect.run import run_inspect
+
+from abstract_cls.inspect.run import inspect_config, inspect_model, run_inspect
 
 __all__ = ["inspect_config", "inspect_model", "run_inspect"]

@@ -1,4 +1,5 @@
 """One pass over an evaluation split: probabilities, embeddings, thumbnails, chosen inputs."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,12 +38,22 @@ def _thumbnails(display_images: np.ndarray) -> np.ndarray:
   pixels = (display_images * 255).round().astype(np.uint8)
   if pixels.shape[1] <= THUMBNAIL_SIDE:
     return pixels
-  return np.stack([np.asarray(Image.fromarray(p).resize((THUMBNAIL_SIDE, THUMBNAIL_SIDE),
-                                                        Image.BILINEAR)) for p in pixels])
+  return np.stack(
+    [
+      np.asarray(Image.fromarray(p).resize((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.BILINEAR))
+      for p in pixels
+    ]
+  )
 
 
-def collect(model: nnx.Module, batches: Iterable[dict], labels: np.ndarray,
-            domains: np.ndarray, chosen: Sequence[int], max_examples: int = 0) -> Collected:
+def collect(
+  model: nnx.Module,
+  batches: Iterable[dict],
+  labels: np.ndarray,
+  domains: np.ndarray,
+  chosen: Sequence[int],
+  max_examples: int = 0,
+) -> Collected:
   """Runs the model over `batches` (Contract 3 eval batches: image, mask) in split order.
 
   labels/domains: of the whole split (EvalInput.labels/.domains); max_examples > 0
@@ -59,9 +70,9 @@ def collect(model: nnx.Module, batches: Iterable[dict], labels: np.ndarray,
     padded = np.asarray(jax.device_get(batch["image"]), np.float32)
     # The padded batch keeps one compiled shape; padding rows are dropped afterwards.
     p, e = _probs_and_embeddings(model, padded)
-    images = padded[mask][:limit - seen]
-    probs.append(np.asarray(p)[mask][:len(images)])
-    embeddings.append(np.asarray(e, np.float32)[mask][:len(images)])
+    images = padded[mask][: limit - seen]
+    probs.append(np.asarray(p)[mask][: len(images)])
+    embeddings.append(np.asarray(e, np.float32)[mask][: len(images)])
     thumbs.append(_thumbnails(display.to_display(images)))
     for j in range(len(images)):
       if seen + j in wanted:
@@ -73,14 +84,18 @@ def collect(model: nnx.Module, batches: Iterable[dict], labels: np.ndarray,
   if missing:
     raise ValueError(f"chosen examples {missing} lie beyond the {seen} examples read")
   return Collected(
-      probs=np.concatenate(probs), labels=np.asarray(labels)[:seen],
-      domains=np.asarray(domains)[:seen], embeddings=np.concatenate(embeddings),
-      thumbnails=np.concatenate(thumbs),
-      chosen_inputs=np.stack([kept[int(i)] for i in chosen]) if len(chosen) else np.zeros(0))
+    probs=np.concatenate(probs),
+    labels=np.asarray(labels)[:seen],
+    domains=np.asarray(domains)[:seen],
+    embeddings=np.concatenate(embeddings),
+    thumbnails=np.concatenate(thumbs),
+    chosen_inputs=np.stack([kept[int(i)] for i in chosen]) if len(chosen) else np.zeros(0),
+  )
 
 
-def select_examples(labels: np.ndarray, domains: np.ndarray, per_domain: int,
-                    limit: int = 0) -> np.ndarray:
+def select_examples(
+  labels: np.ndarray, domains: np.ndarray, per_domain: int, limit: int = 0
+) -> np.ndarray:
   """A few example indices per domain (among the first `limit`), distinct classes first."""
   labels, domains = np.asarray(labels), np.asarray(domains)
   if limit > 0:

@@ -1,4 +1,5 @@
 """Training curves from a run's metrics.jsonl (Contract 5) in one figure."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,9 @@ def read_jsonl(path: str | pathlib.Path) -> list[dict]:
 
 
 def _series(rows: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
-  points = [(r["step"], r[key]) for r in rows
-            if "step" in r and isinstance(r.get(key), (int, float))]
+  points = [
+    (r["step"], r[key]) for r in rows if "step" in r and isinstance(r.get(key), (int, float))
+  ]
   if not points:
     return np.zeros(0), np.zeros(0)
   steps, values = zip(*points)
@@ -43,8 +45,10 @@ def _eval_series(rows: list[dict], key: str) -> dict[str, tuple[np.ndarray, np.n
     for split, metrics in (r.get("eval") or {}).items():
       if isinstance(metrics, dict) and isinstance(metrics.get(key), (int, float)):
         out.setdefault(split, []).append((r.get("step", 0), metrics[key]))
-  return {s: (np.asarray([p[0] for p in v], float), np.asarray([p[1] for p in v], float))
-          for s, v in out.items()}
+  return {
+    s: (np.asarray([p[0] for p in v], float), np.asarray([p[1] for p in v], float))
+    for s, v in out.items()
+  }
 
 
 def _line(ax, steps, values, **kwargs):
@@ -74,13 +78,12 @@ def _finish(ax, title, drawn):
   if drawn:
     ax.legend(fontsize=7)
   else:
-    ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes,
-            color="grey")
+    ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes, color="grey")
 
 
-def plot_training_curves(rows: list[dict], path: str | pathlib.Path,
-                         layer_rows: list[dict] | None = None,
-                         title: str = "") -> pathlib.Path:
+def plot_training_curves(
+  rows: list[dict], path: str | pathlib.Path, layer_rows: list[dict] | None = None, title: str = ""
+) -> pathlib.Path:
   """Loss, accuracy, validation macro-F1, learning rate and gradient norms.
 
   rows: metrics.jsonl objects; layer_rows: layer_grad_norms.jsonl objects
@@ -148,9 +151,18 @@ def _plot_layer_norms(ax, layer_rows):
     return
   with np.errstate(divide="ignore", invalid="ignore"):
     logm = np.log10(np.maximum(matrix, 1e-12))
-  image = ax.imshow(logm, aspect="auto", cmap="viridis", interpolation="nearest",
-                    extent=(steps.min(), steps.max() if steps.size > 1 else steps.min() + 1,
-                            len(names) - 0.5, -0.5))
+  image = ax.imshow(
+    logm,
+    aspect="auto",
+    cmap="viridis",
+    interpolation="nearest",
+    extent=(
+      steps.min(),
+      steps.max() if steps.size > 1 else steps.min() + 1,
+      len(names) - 0.5,
+      -0.5,
+    ),
+  )
   every = max(1, len(names) // 14)
   ax.set_yticks(range(0, len(names), every))
   ax.set_yticklabels([names[i][-24:] for i in range(0, len(names), every)], fontsize=6)

@@ -4,6 +4,7 @@ Everything here is pure (arrays in, PNG out) so each figure can be tested
 without a checkpoint. matplotlib runs on the Agg backend: inspect runs on
 headless machines.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -24,7 +25,7 @@ IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 def class_label(index: int, max_name: int = 22) -> str:
   """'L2_33 mammals': the code the evaluators use plus a readable name."""
   info = taxonomy.classes()[int(index)]
-  name = info.name if len(info.name) <= max_name else info.name[:max_name - 1] + "…"
+  name = info.name if len(info.name) <= max_name else info.name[: max_name - 1] + "…"
   return f"{info.code} {name}"
 
 
@@ -32,8 +33,9 @@ def domain_name(index: int) -> str:
   return taxonomy.DOMAINS[int(index)]
 
 
-def to_display(images: np.ndarray, mean: np.ndarray = IMAGENET_MEAN,
-               std: np.ndarray = IMAGENET_STD) -> np.ndarray:
+def to_display(
+  images: np.ndarray, mean: np.ndarray = IMAGENET_MEAN, std: np.ndarray = IMAGENET_STD
+) -> np.ndarray:
   """Normalised float NHWC (or uint8) model inputs -> float RGB in [0, 1] for imshow."""
   images = np.asarray(images)
   if images.dtype == np.uint8:
@@ -45,16 +47,22 @@ def to_display(images: np.ndarray, mean: np.ndarray = IMAGENET_MEAN,
   return np.clip(images * std + mean, 0.0, 1.0)
 
 
-def save(fig: plt.Figure, path: str | pathlib.Path, dpi: int = 110,
-         extra_artists=()) -> pathlib.Path:
+def save(
+  fig: plt.Figure, path: str | pathlib.Path, dpi: int = 110, extra_artists=()
+) -> pathlib.Path:
   """Writes the figure as PNG (creating parent folders) and frees it.
 
   extra_artists: artists outside the axes (e.g. a second legend) the crop must keep.
   """
   path = pathlib.Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
-  fig.savefig(path, dpi=dpi, bbox_inches="tight", facecolor="white",
-              bbox_extra_artists=list(extra_artists) or None)
+  fig.savefig(
+    path,
+    dpi=dpi,
+    bbox_inches="tight",
+    facecolor="white",
+    bbox_extra_artists=list(extra_artists) or None,
+  )
   plt.close(fig)
   return path
 

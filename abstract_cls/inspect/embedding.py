@@ -1,4 +1,5 @@
 """2-D map of penultimate features (model.embed): do the domains separate?"""
+
 from __future__ import annotations
 
 import pathlib
@@ -17,7 +18,7 @@ def pca(features: np.ndarray, dims: int = 2) -> tuple[np.ndarray, np.ndarray]:
   x = np.asarray(features, np.float64)
   x = x - x.mean(0)
   _, s, vt = np.linalg.svd(x, full_matrices=False)
-  total = (s ** 2).sum()
+  total = (s**2).sum()
   ratio = (s[:dims] ** 2) / total if total > 0 else np.zeros(dims)
   out = x @ vt[:dims].T
   if out.shape[1] < dims:  # fewer points/features than dims
@@ -29,14 +30,18 @@ def pca(features: np.ndarray, dims: int = 2) -> tuple[np.ndarray, np.ndarray]:
 def tsne(features: np.ndarray, seed: int = 0) -> np.ndarray:
   """t-SNE (scikit-learn) on the first 50 principal components, as usual for speed."""
   from sklearn.manifold import TSNE  # pylint: disable=g-import-not-at-top
+
   n = len(features)
   if n < 5:
     raise ValueError(f"t-SNE needs at least 5 points, got {n}")
   reduced, _ = pca(features, min(50, features.shape[1], n))
   perplexity = float(min(30.0, max(2.0, (n - 1) / 3)))
   # 500 iterations (sklearn default 1000): the map has settled by then and it halves the time.
-  return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
-              max_iter=500).fit_transform(reduced).astype(np.float32)
+  return (
+    TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed, max_iter=500)
+    .fit_transform(reduced)
+    .astype(np.float32)
+  )
 
 
 def project(features: np.ndarray, method: str, seed: int = 0) -> tuple[np.ndarray, str]:
@@ -54,12 +59,17 @@ def domain_silhouette(features: np.ndarray, domains: np.ndarray) -> float | None
   if len(np.unique(domains)) < 2 or len(domains) < 3:
     return None
   from sklearn.metrics import silhouette_score  # pylint: disable=g-import-not-at-top
-  return float(silhouette_score(features, domains, metric="euclidean",
-                                sample_size=min(len(domains), 3000), random_state=0))
+
+  return float(
+    silhouette_score(
+      features, domains, metric="euclidean", sample_size=min(len(domains), 3000), random_state=0
+    )
+  )
 
 
-def plot_embedding(points: np.ndarray, labels: np.ndarray, domains: np.ndarray,
-                   path: str | pathlib.Path, title: str) -> pathlib.Path:
+def plot_embedding(
+  points: np.ndarray, labels: np.ndarray, domains: np.ndarray, path: str | pathlib.Path, title: str
+) -> pathlib.Path:
   """Scatter coloured by class (tab20) and marked by domain, legends outside the axes."""
   fig, ax = display.plt.subplots(figsize=(10.5, 7.5))
   cmap = display.plt.get_cmap("tab20")
@@ -68,21 +78,51 @@ def plot_embedding(points: np.ndarray, labels: np.ndarray, domains: np.ndarray,
       keep = (domains == d) & (labels == c)
       if keep.any():
         marker = DOMAIN_MARKERS[int(d) % len(DOMAIN_MARKERS)]
-        ax.scatter(points[keep, 0], points[keep, 1], s=16, marker=marker,
-                   color=cmap(int(c) % 20), alpha=0.8,
-                   linewidths=0.8 if marker == "x" else 0.3,
-                   edgecolors=None if marker == "x" else "black")
-  handles = [display.plt.Line2D([], [], ls="", marker="o", ms=7, color=cmap(c % 20),
-                                label=display.class_label(c, 20))
-             for c in sorted(set(int(v) for v in labels))]
-  legend = ax.legend(handles=handles, title="class", fontsize=7, title_fontsize=8,
-                     loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        ax.scatter(
+          points[keep, 0],
+          points[keep, 1],
+          s=16,
+          marker=marker,
+          color=cmap(int(c) % 20),
+          alpha=0.8,
+          linewidths=0.8 if marker == "x" else 0.3,
+          edgecolors=None if marker == "x" else "black",
+        )
+  handles = [
+    display.plt.Line2D(
+      [], [], ls="", marker="o", ms=7, color=cmap(c % 20), label=display.class_label(c, 20)
+    )
+    for c in sorted(set(int(v) for v in labels))
+  ]
+  legend = ax.legend(
+    handles=handles,
+    title="class",
+    fontsize=7,
+    title_fontsize=8,
+    loc="upper left",
+    bbox_to_anchor=(1.01, 1.0),
+  )
   ax.add_artist(legend)
-  domain_handles = [display.plt.Line2D([], [], ls="", marker=DOMAIN_MARKERS[int(d) % 4], ms=7,
-                                       color="grey", label=taxonomy.DOMAINS[int(d)].lower())
-                    for d in np.unique(domains)]
-  second = ax.legend(handles=domain_handles, title="domain", fontsize=8, title_fontsize=8,
-                     loc="lower left", bbox_to_anchor=(1.01, 0.0))
+  domain_handles = [
+    display.plt.Line2D(
+      [],
+      [],
+      ls="",
+      marker=DOMAIN_MARKERS[int(d) % 4],
+      ms=7,
+      color="grey",
+      label=taxonomy.DOMAINS[int(d)].lower(),
+    )
+    for d in np.unique(domains)
+  ]
+  second = ax.legend(
+    handles=domain_handles,
+    title="domain",
+    fontsize=8,
+    title_fontsize=8,
+    loc="lower left",
+    bbox_to_anchor=(1.01, 0.0),
+  )
   ax.set_title(title, fontsize=11)
   ax.tick_params(labelsize=7)
   ax.grid(alpha=0.2)

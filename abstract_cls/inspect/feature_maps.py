@@ -5,6 +5,7 @@ package records its conv/pool layers -- the hook model.trace() uses -- and
 returning every recorded output: every conv and pool of every registered model
 is covered without the models knowing about inspect.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -17,9 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from abstract_cls.inspect import display
-from abstract_cls.inspect import filters
-from abstract_cls.inspect import output_size
+from abstract_cls.inspect import display, filters, output_size
 
 
 @contextlib.contextmanager
@@ -27,6 +26,7 @@ def _recording_outputs(outputs: list):
   # Why a wrapper around models.layers._record: trace() runs under
   # jax.eval_shape and keeps shapes only; this keeps the output arrays too.
   from abstract_cls.models import layers  # pylint: disable=g-import-not-at-top
+
   original = layers._record  # pylint: disable=protected-access
 
   def record(name, kind, x, y, *args):
@@ -62,15 +62,19 @@ def layer_outputs(model: nnx.Module, images: np.ndarray) -> list[tuple[dict, np.
     raise RuntimeError(f"recorded {len(entries)} layers but {len(outputs)} outputs")
   for entry, out in zip(entries, outputs):
     if tuple(entry["output_shape"]) != out.shape:
-      raise RuntimeError(f"layer {entry['name']}: trace shape {entry['output_shape']} "
-                         f"!= actual output {out.shape}")
+      raise RuntimeError(
+        f"layer {entry['name']}: trace shape {entry['output_shape']} != actual output {out.shape}"
+      )
   return list(zip(entries, outputs))
 
 
 def default_layers(entries: Sequence[dict], count: int = 4) -> list[str]:
   """Names of `count` conv/pool layers spread evenly over depth (1x1 maps skipped)."""
-  spatial = [e for e in entries
-             if e.get("kind") in ("conv", "pool") and min(tuple(e["output_shape"])[-3:-1]) > 1]
+  spatial = [
+    e
+    for e in entries
+    if e.get("kind") in ("conv", "pool") and min(tuple(e["output_shape"])[-3:-1]) > 1
+  ]
   main_path = [e for e in spatial if "shortcut" not in str(e.get("name"))]
   spatial = main_path or spatial  # a shortcut conv is a side branch, less telling
   if not spatial:
@@ -95,14 +99,21 @@ def _column_title(check: output_size.LayerCheck) -> str:
   k = "x".join(map(str, sorted(set(check.kernel))))
   s = "x".join(map(str, sorted(set(check.stride))))
   mark = "ok" if check.ok else "MISMATCH"
-  return (f"{check.name} ({check.kind})\nK={k} S={s} P={check.effective_padding}\n"
-          f"{check.input_hw[0]}->{check.expected_hw[0]} by rule, got "
-          f"{check.actual_hw[0]}x{check.actual_hw[1]}x{check.channels} {mark}")
+  return (
+    f"{check.name} ({check.kind})\nK={k} S={s} P={check.effective_padding}\n"
+    f"{check.input_hw[0]}->{check.expected_hw[0]} by rule, got "
+    f"{check.actual_hw[0]}x{check.actual_hw[1]}x{check.channels} {mark}"
+  )
 
 
-def plot_feature_maps(images: np.ndarray, outputs: Sequence[tuple[dict, np.ndarray]],
-                      layer_names: Sequence[str], row_titles: Sequence[str],
-                      path: str | pathlib.Path, channels: int = 16) -> pathlib.Path:
+def plot_feature_maps(
+  images: np.ndarray,
+  outputs: Sequence[tuple[dict, np.ndarray]],
+  layer_names: Sequence[str],
+  row_titles: Sequence[str],
+  path: str | pathlib.Path,
+  channels: int = 16,
+) -> pathlib.Path:
   """Rows: images; columns: the input then each chosen layer's strongest channels.
 
   images: display-ready RGB [B, H, W, 3]; outputs: from layer_outputs().
@@ -113,8 +124,9 @@ def plot_feature_maps(images: np.ndarray, outputs: Sequence[tuple[dict, np.ndarr
     raise ValueError(f"unknown layers {unknown}; known: {', '.join(by_name)}")
   cols = 1 + len(layer_names)
   cmap = display.plt.get_cmap("viridis").with_extremes(bad="white")
-  fig, axes = display.plt.subplots(len(images), cols, figsize=(2.7 * cols, 2.75 * len(images)),
-                                   squeeze=False)
+  fig, axes = display.plt.subplots(
+    len(images), cols, figsize=(2.7 * cols, 2.75 * len(images)), squeeze=False
+  )
   for r, image in enumerate(images):
     axes[r, 0].imshow(image)
     axes[r, 0].set_ylabel(row_titles[r], fontsize=7)
@@ -126,24 +138,34 @@ def plot_feature_maps(images: np.ndarray, outputs: Sequence[tuple[dict, np.ndarr
       display.no_ticks(ax)
       if r == 0:
         check = output_size.check_entry(entry)
-        ax.set_title(_column_title(check), fontsize=7,
-                     color="black" if check.ok else "red")
+        ax.set_title(_column_title(check), fontsize=7, color="black" if check.ok else "red")
   axes[0, 0].set_title("input", fontsize=8)
-  fig.suptitle(f"feature maps: the {channels} strongest channels per layer "
-               "(conv outputs before norm/ReLU), O = floor((I-K+2P)/S)+1 checked", fontsize=10,
-               y=1.0 + 0.3 / (2.75 * len(images)))
+  fig.suptitle(
+    f"feature maps: the {channels} strongest channels per layer "
+    "(conv outputs before norm/ReLU), O = floor((I-K+2P)/S)+1 checked",
+    fontsize=10,
+    y=1.0 + 0.3 / (2.75 * len(images)),
+  )
   fig.tight_layout()
   return display.save(fig, path)
 
 
-def plot_shape_profile(checks: Sequence[output_size.LayerCheck],
-                       path: str | pathlib.Path, title: str) -> pathlib.Path:
+def plot_shape_profile(
+  checks: Sequence[output_size.LayerCheck], path: str | pathlib.Path, title: str
+) -> pathlib.Path:
   """Map size and channel count through depth: how pooling/stride shrink the maps."""
   fig, ax = display.plt.subplots(figsize=(max(6.0, 0.28 * len(checks) + 3), 3.6))
   x = np.arange(len(checks))
   ax.step(x, [c.actual_hw[0] for c in checks], where="mid", color="tab:blue", label="H (actual)")
-  ax.plot(x, [c.expected_hw[0] for c in checks], "o", ms=4, mfc="none", color="black",
-          label="H by the rule")
+  ax.plot(
+    x,
+    [c.expected_hw[0] for c in checks],
+    "o",
+    ms=4,
+    mfc="none",
+    color="black",
+    label="H by the rule",
+  )
   bad = [i for i, c in enumerate(checks) if not c.ok]
   if bad:
     ax.plot(bad, [checks[i].actual_hw[0] for i in bad], "rx", ms=9, label="mismatch")

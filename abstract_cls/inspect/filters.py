@@ -3,6 +3,7 @@
 Each filter is min-max normalised on its own so weak and strong filters are
 both visible; 3-channel filters are shown as RGB, others as the channel mean.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,8 +16,9 @@ from flax import nnx
 from abstract_cls.inspect import display
 
 
-def first_layer_kernel(model: nnx.Module, trace: Sequence[dict] | None = None,
-                       in_channels: int = 3) -> np.ndarray:
+def first_layer_kernel(
+  model: nnx.Module, trace: Sequence[dict] | None = None, in_channels: int = 3
+) -> np.ndarray:
   """The first conv kernel [K, K, Cin, Cout] of any registered model.
 
   The module graph is not in depth order (nnx sorts attributes), so the first
@@ -31,8 +33,10 @@ def first_layer_kernel(model: nnx.Module, trace: Sequence[dict] | None = None,
       if array.ndim == 4 and array.shape[2] == in_channels:
         candidates.append((path, array.astype(np.float32)))
   if not candidates:
-    raise ValueError(f"{type(model).__name__}: no 4-D conv kernel with {in_channels} input "
-                     "channels found (is the first layer a conv?)")
+    raise ValueError(
+      f"{type(model).__name__}: no 4-D conv kernel with {in_channels} input "
+      "channels found (is the first layer a conv?)"
+    )
   if len(candidates) > 1 and trace:
     first = next((e for e in trace if e.get("kind") == "conv"), None)
     if first is not None:
@@ -64,7 +68,7 @@ def mosaic(tiles: np.ndarray, columns: int, gap: int = 1, fill: float = 1.0) -> 
   for i, tile in enumerate(tiles):
     r, col = divmod(i, columns)
     y, x = gap + r * (h + gap), gap + col * (w + gap)
-    out[y:y + h, x:x + w] = tile
+    out[y : y + h, x : x + w] = tile
   return out
 
 
@@ -92,6 +96,10 @@ def plot_filters(kernel: np.ndarray, path: str | pathlib.Path, title: str = "") 
   ax.imshow(image, interpolation="nearest")
   ax.axis("off")
   cin = np.asarray(kernel).shape[2]
-  ax.set_title(title or f"first-layer filters: {n} x {k}x{k}x{cin} "
-               f"({'RGB' if cin == 3 else 'channel mean'}, each normalised)", fontsize=10)
+  ax.set_title(
+    title
+    or f"first-layer filters: {n} x {k}x{k}x{cin} "
+    f"({'RGB' if cin == 3 else 'channel mean'}, each normalised)",
+    fontsize=10,
+  )
   return display.save(fig, path)

@@ -5,6 +5,7 @@ output size is O = floor((I - K + 2P) / S) + 1. 'SAME' padding pads just enough
 that O = ceil(I / S); its effective padding (possibly uneven, so 2P may be odd)
 is max((ceil(I / S) - 1) * S + K - I, 0) in total. 'VALID' means P = 0.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,16 +27,22 @@ def _pair(value: Any, what: str, layer: str) -> tuple[int, int]:
   raise ValueError(f"layer {layer!r}: cannot read {what}={value!r} as one or two ints")
 
 
-def padding_totals(padding: Padding, size: tuple[int, int], kernel: tuple[int, int],
-                   stride: tuple[int, int], layer: str = "?") -> tuple[int, int]:
+def padding_totals(
+  padding: Padding,
+  size: tuple[int, int],
+  kernel: tuple[int, int],
+  stride: tuple[int, int],
+  layer: str = "?",
+) -> tuple[int, int]:
   """Total padding (before + after) per spatial dim, i.e. the 2P of the rule."""
   if isinstance(padding, str):
     mode = padding.upper()
     if mode == "VALID":
       return 0, 0
     if mode == "SAME":
-      return tuple(max((math.ceil(i / s) - 1) * s + k - i, 0)
-                   for i, k, s in zip(size, kernel, stride))
+      return tuple(
+        max((math.ceil(i / s) - 1) * s + k - i, 0) for i, k, s in zip(size, kernel, stride)
+      )
     raise ValueError(f"layer {layer!r}: unknown padding {padding!r} (want SAME, VALID or ints)")
   if isinstance(padding, int):
     return 2 * padding, 2 * padding
@@ -55,6 +62,7 @@ def output_size(size: int, kernel: int, stride: int, pad_total: int) -> int:
 @dataclasses.dataclass(frozen=True)
 class LayerCheck:
   """One trace entry checked against the rule; sizes are (height, width)."""
+
   name: str
   kind: str
   input_hw: tuple[int, int]
@@ -78,8 +86,9 @@ class LayerCheck:
   def formula(self) -> str:
     """The rule with this layer's numbers, e.g. 'floor((32-3+2)/1)+1 = 32'."""
     parts = []
-    for i, k, s, t, o in zip(self.input_hw, self.kernel, self.stride, self.pad_total,
-                             self.expected_hw):
+    for i, k, s, t, o in zip(
+      self.input_hw, self.kernel, self.stride, self.pad_total, self.expected_hw
+    ):
       parts.append(f"floor(({i}-{k}+{t})/{s})+1 = {o}")
     return parts[0] if len(set(parts)) == 1 else " ; ".join(parts)
 
@@ -109,8 +118,11 @@ def _spatial(shape: Sequence[int], layer: str, what: str) -> tuple[int, int]:
 def check_entry(entry: dict) -> LayerCheck:
   """Checks one model.trace() entry (Contract 4 keys) against the rule."""
   name = str(entry.get("name", "?"))
-  missing = [k for k in ("kind", "input_shape", "output_shape", "kernel", "stride", "padding")
-             if k not in entry]
+  missing = [
+    k
+    for k in ("kind", "input_shape", "output_shape", "kernel", "stride", "padding")
+    if k not in entry
+  ]
   if missing:
     raise ValueError(f"trace entry {name!r} lacks {missing}; got keys {sorted(entry)}")
   input_hw = _spatial(entry["input_shape"], name, "input_shape")
@@ -121,14 +133,22 @@ def check_entry(entry: dict) -> LayerCheck:
   # A dilated kernel covers d*(K-1)+1 input pixels; the rule uses that extent.
   extent = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
   pad_total = padding_totals(entry["padding"], input_hw, extent, stride, name)
-  expected = tuple(output_size(i, k, s, t)
-                   for i, k, s, t in zip(input_hw, extent, stride, pad_total))
+  expected = tuple(
+    output_size(i, k, s, t) for i, k, s, t in zip(input_hw, extent, stride, pad_total)
+  )
   padding = entry["padding"]
   return LayerCheck(
-      name=name, kind=str(entry["kind"]), input_hw=input_hw, kernel=kernel, stride=stride,
-      padding=_padding_text(padding),
-      pad_total=pad_total, expected_hw=expected, actual_hw=actual_hw,
-      channels=int(tuple(entry["output_shape"])[-1]))
+    name=name,
+    kind=str(entry["kind"]),
+    input_hw=input_hw,
+    kernel=kernel,
+    stride=stride,
+    padding=_padding_text(padding),
+    pad_total=pad_total,
+    expected_hw=expected,
+    actual_hw=actual_hw,
+    channels=int(tuple(entry["output_shape"])[-1]),
+  )
 
 
 def check_trace(trace: Sequence[dict]) -> list[LayerCheck]:
@@ -138,15 +158,19 @@ def check_trace(trace: Sequence[dict]) -> list[LayerCheck]:
 
 def markdown_table(checks: Sequence[LayerCheck]) -> str:
   """All checked layers as a Markdown table (one row per layer)."""
-  rows = ["| # | layer | kind | input HxW | K | S | padding P | "
-          "O = floor((I-K+2P)/S)+1 | actual HxWxC | rule |",
-          "|---|---|---|---|---|---|---|---|---|---|"]
+  rows = [
+    "| # | layer | kind | input HxW | K | S | padding P | "
+    "O = floor((I-K+2P)/S)+1 | actual HxWxC | rule |",
+    "|---|---|---|---|---|---|---|---|---|---|",
+  ]
   for i, c in enumerate(checks):
-    padding = c.padding if c.padding == c.effective_padding else (
-        f"{c.padding} (P={c.effective_padding})")
+    padding = (
+      c.padding if c.padding == c.effective_padding else (f"{c.padding} (P={c.effective_padding})")
+    )
     rows.append(
-        f"| {i} | `{c.name}` | {c.kind} | {c.input_hw[0]}x{c.input_hw[1]} | "
-        f"{'x'.join(map(str, _dedupe(c.kernel)))} | {'x'.join(map(str, _dedupe(c.stride)))} | "
-        f"{padding} | {c.formula()} | "
-        f"{c.actual_hw[0]}x{c.actual_hw[1]}x{c.channels} | {'ok' if c.ok else '**MISMATCH**'} |")
+      f"| {i} | `{c.name}` | {c.kind} | {c.input_hw[0]}x{c.input_hw[1]} | "
+      f"{'x'.join(map(str, _dedupe(c.kernel)))} | {'x'.join(map(str, _dedupe(c.stride)))} | "
+      f"{padding} | {c.formula()} | "
+      f"{c.actual_hw[0]}x{c.actual_hw[1]}x{c.channels} | {'ok' if c.ok else '**MISMATCH**'} |"
+    )
   return "\n".join(rows) + "\n"

@@ -5,6 +5,7 @@ errors_by_class, errors_by_domain, confusion_by_domain, embedding_<method>,
 training_curves, index.md (the page with all of them and the layer table) and
 summary.json (numbers behind the page, for tests and scripts).
 """
+
 from __future__ import annotations
 
 import json
@@ -18,14 +19,16 @@ import numpy as np
 from flax import nnx
 
 from abstract_cls.inspect import collect as collect_lib
-from abstract_cls.inspect import curves
-from abstract_cls.inspect import display
-from abstract_cls.inspect import embedding
-from abstract_cls.inspect import errors
-from abstract_cls.inspect import feature_maps
-from abstract_cls.inspect import filters
-from abstract_cls.inspect import output_size
-from abstract_cls.inspect import saliency
+from abstract_cls.inspect import (
+  curves,
+  display,
+  embedding,
+  errors,
+  feature_maps,
+  filters,
+  output_size,
+  saliency,
+)
 
 SALIENCY_TARGETS = ("predicted", "true")
 
@@ -62,26 +65,37 @@ def _options(config, overrides=None) -> ml_collections.ConfigDict:
       raise ValueError(f"unknown inspect options {unknown}; known: {sorted(options)}")
     options.update(given.to_dict() if hasattr(given, "to_dict") else dict(given))
   if options.saliency_target not in SALIENCY_TARGETS:
-    raise ValueError(f"inspect.saliency_target must be one of {SALIENCY_TARGETS}, "
-                     f"got {options.saliency_target!r}")
+    raise ValueError(
+      f"inspect.saliency_target must be one of {SALIENCY_TARGETS}, got {options.saliency_target!r}"
+    )
   for method in options.embedding_methods:
     if method not in embedding.METHODS:
-      raise ValueError(f"inspect.embedding_methods: unknown {method!r}; "
-                       f"known: {embedding.METHODS}")
+      raise ValueError(f"inspect.embedding_methods: unknown {method!r}; known: {embedding.METHODS}")
   return options
 
 
 def _read_logs(workdir: pathlib.Path) -> tuple[list[dict], list[dict]]:
   metrics = workdir / "metrics.jsonl"
   layers = workdir / "layer_grad_norms.jsonl"
-  return (curves.read_jsonl(metrics) if metrics.is_file() else [],
-          curves.read_jsonl(layers) if layers.is_file() else [])
+  return (
+    curves.read_jsonl(metrics) if metrics.is_file() else [],
+    curves.read_jsonl(layers) if layers.is_file() else [],
+  )
 
 
-def inspect_model(model: nnx.Module, batches: Iterable[dict], labels: np.ndarray,
-                  domains: np.ndarray, out_dir: str | pathlib.Path, options=None, *,
-                  title: str = "model", metrics_rows: list[dict] | None = None,
-                  layer_rows: list[dict] | None = None, command: str = "") -> dict:
+def inspect_model(
+  model: nnx.Module,
+  batches: Iterable[dict],
+  labels: np.ndarray,
+  domains: np.ndarray,
+  out_dir: str | pathlib.Path,
+  options=None,
+  *,
+  title: str = "model",
+  metrics_rows: list[dict] | None = None,
+  layer_rows: list[dict] | None = None,
+  command: str = "",
+) -> dict:
   """Writes every figure + index.md for a model and evaluation batches; -> summary dict.
 
   batches: Contract 3 eval batches (image normalised, mask) in split order, labels /
@@ -101,14 +115,17 @@ def inspect_model(model: nnx.Module, batches: Iterable[dict], labels: np.ndarray
     timings[name] = round(time.perf_counter() - clock, 2)
     clock = time.perf_counter()
 
-  chosen = collect_lib.select_examples(labels, domains, options.images_per_domain,
-                                       options.max_examples)
+  chosen = collect_lib.select_examples(
+    labels, domains, options.images_per_domain, options.max_examples
+  )
   data = collect_lib.collect(model, batches, labels, domains, chosen, options.max_examples)
   done("predictions")
   inputs = data.chosen_inputs
   shown = display.to_display(inputs)
-  row_titles = [f"{display.domain_name(data.domains[i]).lower()}\n"
-                f"{display.class_label(data.labels[i], 18)}" for i in chosen]
+  row_titles = [
+    f"{display.domain_name(data.domains[i]).lower()}\n{display.class_label(data.labels[i], 18)}"
+    for i in chosen
+  ]
 
   # The conv/pool outputs of the chosen images: their trace entries drive 1 and 2.
   outputs = feature_maps.layer_outputs(model, inputs)
@@ -116,45 +133,102 @@ def inspect_model(model: nnx.Module, batches: Iterable[dict], labels: np.ndarray
 
   # 1. First-layer filters.
   kernel = filters.first_layer_kernel(model, entries, in_channels=inputs.shape[-1])
-  done("filters", filters.plot_filters(kernel, out / "filters.png",
-                                       title=f"{title}: first-layer filters "
-                                       f"{kernel.shape[3]} x {kernel.shape[0]}x{kernel.shape[1]}"
-                                       f"x{kernel.shape[2]} (each normalised)"))
+  done(
+    "filters",
+    filters.plot_filters(
+      kernel,
+      out / "filters.png",
+      title=f"{title}: first-layer filters "
+      f"{kernel.shape[3]} x {kernel.shape[0]}x{kernel.shape[1]}"
+      f"x{kernel.shape[2]} (each normalised)",
+    ),
+  )
 
   # 2. Feature maps, with the output-size rule checked on every conv and pool.
   checks = output_size.check_trace(entries)
   names = list(options.layers) or feature_maps.default_layers(entries, options.num_layers)
-  done("feature_maps", feature_maps.plot_feature_maps(
-      shown, outputs, names, row_titles, out / "feature_maps.png", options.channels_per_layer))
-  done("shape_profile", feature_maps.plot_shape_profile(
-      checks, out / "shape_profile.png",
-      f"{title}: feature-map size and channels through depth (input {inputs.shape[1]} px)"))
+  done(
+    "feature_maps",
+    feature_maps.plot_feature_maps(
+      shown, outputs, names, row_titles, out / "feature_maps.png", options.channels_per_layer
+    ),
+  )
+  done(
+    "shape_profile",
+    feature_maps.plot_shape_profile(
+      checks,
+      out / "shape_profile.png",
+      f"{title}: feature-map size and channels through depth (input {inputs.shape[1]} px)",
+    ),
+  )
 
   # 3. Saliency for the chosen examples.
   chosen_probs = data.probs[chosen]
-  target = chosen_probs.argmax(-1) if options.saliency_target == "predicted" else data.labels[chosen]
+  target = (
+    chosen_probs.argmax(-1) if options.saliency_target == "predicted" else data.labels[chosen]
+  )
   cams, fmap_shape = saliency.grad_cam(model, inputs, target)
   grads = saliency.input_gradients(model, inputs, target)
-  done("saliency", saliency.plot_saliency(
-      shown, cams, grads, data.labels[chosen], chosen_probs, data.domains[chosen],
-      out / "saliency.png", options.saliency_target, fmap_shape))
+  done(
+    "saliency",
+    saliency.plot_saliency(
+      shown,
+      cams,
+      grads,
+      data.labels[chosen],
+      chosen_probs,
+      data.domains[chosen],
+      out / "saliency.png",
+      options.saliency_target,
+      fmap_shape,
+    ),
+  )
 
   # 4. Mistakes and confusion by domain.
   images = data.thumbnails.astype(np.float32) / 255.0
-  by_class = errors.confident_mistakes(data.probs, data.labels, data.labels,
-                                       options.mistakes_per_class)
-  done("errors_by_class", errors.plot_error_gallery(
-      images, data.probs, data.labels, data.domains, by_class, "class",
-      out / "errors_by_class.png", f"{title}: most confident mistakes per true class",
-      blocks_per_row=max(1, 12 // max(1, options.mistakes_per_class))))
-  by_domain = errors.confident_mistakes(data.probs, data.labels, data.domains,
-                                        options.mistakes_per_domain)
-  done("errors_by_domain", errors.plot_error_gallery(
-      images, data.probs, data.labels, data.domains, by_domain, "domain",
-      out / "errors_by_domain.png", f"{title}: most confident mistakes per domain"))
-  done("confusion_by_domain", errors.plot_confusion_by_domain(
-      data.labels, data.preds, data.domains, out / "confusion_by_domain.png",
-      num_classes=data.probs.shape[1]))
+  by_class = errors.confident_mistakes(
+    data.probs, data.labels, data.labels, options.mistakes_per_class
+  )
+  done(
+    "errors_by_class",
+    errors.plot_error_gallery(
+      images,
+      data.probs,
+      data.labels,
+      data.domains,
+      by_class,
+      "class",
+      out / "errors_by_class.png",
+      f"{title}: most confident mistakes per true class",
+      blocks_per_row=max(1, 12 // max(1, options.mistakes_per_class)),
+    ),
+  )
+  by_domain = errors.confident_mistakes(
+    data.probs, data.labels, data.domains, options.mistakes_per_domain
+  )
+  done(
+    "errors_by_domain",
+    errors.plot_error_gallery(
+      images,
+      data.probs,
+      data.labels,
+      data.domains,
+      by_domain,
+      "domain",
+      out / "errors_by_domain.png",
+      f"{title}: most confident mistakes per domain",
+    ),
+  )
+  done(
+    "confusion_by_domain",
+    errors.plot_confusion_by_domain(
+      data.labels,
+      data.preds,
+      data.domains,
+      out / "confusion_by_domain.png",
+      num_classes=data.probs.shape[1],
+    ),
+  )
 
   # 5. Embedding map.
   rng = np.random.default_rng(options.seed)
@@ -164,27 +238,55 @@ def inspect_model(model: nnx.Module, batches: Iterable[dict], labels: np.ndarray
   silhouette = embedding.domain_silhouette(data.embeddings[keep], data.domains[keep])
   for method in options.embedding_methods:
     points, note = embedding.project(data.embeddings[keep], method, options.seed)
-    done(f"embedding_{method}", embedding.plot_embedding(
-        points, data.labels[keep], data.domains[keep], out / f"embedding_{method}.png",
-        f"{title}: model.embed features {data.embeddings.shape[1]}-d, {note}"))
+    done(
+      f"embedding_{method}",
+      embedding.plot_embedding(
+        points,
+        data.labels[keep],
+        data.domains[keep],
+        out / f"embedding_{method}.png",
+        f"{title}: model.embed features {data.embeddings.shape[1]}-d, {note}",
+      ),
+    )
 
   # 6. Training curves.
   if metrics_rows:
-    done("training_curves", curves.plot_training_curves(
-        metrics_rows, out / "training_curves.png", layer_rows, title=f"{title}: training"))
+    done(
+      "training_curves",
+      curves.plot_training_curves(
+        metrics_rows, out / "training_curves.png", layer_rows, title=f"{title}: training"
+      ),
+    )
 
   summary = dict(
-      title=title, command=command,
-      backend=f"JAX {jax.default_backend()}, {jax.devices()[0].device_kind}",
-      num_examples=int(len(data.labels)),
-      accuracy=float((data.preds == data.labels).mean()),
-      per_domain_accuracy={k: v[0] for k, v in errors.per_domain_accuracy(
-          data.labels, data.preds, data.domains).items()},
-      domain_silhouette=silhouette, feature_map_layers=names, last_feature_map=list(fmap_shape),
-      layer_checks=[dict(name=c.name, kind=c.kind, input_hw=c.input_hw, kernel=c.kernel,
-                         stride=c.stride, padding=c.padding, expected_hw=c.expected_hw,
-                         actual_hw=c.actual_hw, ok=c.ok) for c in checks],
-      artefacts=artefacts, seconds=timings)
+    title=title,
+    command=command,
+    backend=f"JAX {jax.default_backend()}, {jax.devices()[0].device_kind}",
+    num_examples=int(len(data.labels)),
+    accuracy=float((data.preds == data.labels).mean()),
+    per_domain_accuracy={
+      k: v[0] for k, v in errors.per_domain_accuracy(data.labels, data.preds, data.domains).items()
+    },
+    domain_silhouette=silhouette,
+    feature_map_layers=names,
+    last_feature_map=list(fmap_shape),
+    layer_checks=[
+      dict(
+        name=c.name,
+        kind=c.kind,
+        input_hw=c.input_hw,
+        kernel=c.kernel,
+        stride=c.stride,
+        padding=c.padding,
+        expected_hw=c.expected_hw,
+        actual_hw=c.actual_hw,
+        ok=c.ok,
+      )
+      for c in checks
+    ],
+    artefacts=artefacts,
+    seconds=timings,
+  )
   (out / "index.md").write_text(_index_markdown(summary, checks), encoding="utf-8")
   (out / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
   return summary
@@ -195,44 +297,67 @@ def _index_markdown(summary: dict, checks) -> str:
   lines = [f"# Inspect: {summary['title']}", ""]
   if summary.get("command"):
     lines.extend([f"Made by `{summary['command']}` ({summary['backend']}).", ""])
-  lines.extend([
+  lines.extend(
+    [
       f"{summary['num_examples']} examples, accuracy {summary['accuracy']:.3f}; by domain: "
       + ", ".join(f"{d.lower()} {acc:.3f}" for d, acc in summary["per_domain_accuracy"].items())
-      + ".", ""])
+      + ".",
+      "",
+    ]
+  )
 
   def figure(key, heading, text):
     if key in a:
-      lines.extend([f"## {heading}", ""] + ([text, ""] if text else [])
-                   + [f"![{key}]({a[key]})", ""])
+      lines.extend(
+        [f"## {heading}", ""] + ([text, ""] if text else []) + [f"![{key}]({a[key]})", ""]
+      )
 
-  figure("filters", "1. First-layer filters",
-         "Each filter min-max normalised on its own (Krizhevsky et al. 2012, Fig. 3 layout).")
-  figure("feature_maps", "2. Feature maps",
-         "Strongest channels of the chosen layers for a few images per domain; each column "
-         "title gives K, S, P and the output size O = floor((I - K + 2P) / S) + 1.")
+  figure(
+    "filters",
+    "1. First-layer filters",
+    "Each filter min-max normalised on its own (Krizhevsky et al. 2012, Fig. 3 layout).",
+  )
+  figure(
+    "feature_maps",
+    "2. Feature maps",
+    "Strongest channels of the chosen layers for a few images per domain; each column "
+    "title gives K, S, P and the output size O = floor((I - K + 2P) / S) + 1.",
+  )
   bad = sum(not c.ok for c in checks)
-  lines.extend([f"Output-size rule on all {len(checks)} conv/pool layers: "
-                + ("all match." if not bad else f"**{bad} mismatch(es)**."), "",
-                output_size.markdown_table(checks)])
+  lines.extend(
+    [
+      f"Output-size rule on all {len(checks)} conv/pool layers: "
+      + ("all match." if not bad else f"**{bad} mismatch(es)**."),
+      "",
+      output_size.markdown_table(checks),
+    ]
+  )
   figure("shape_profile", "Map size through depth", "Height (log2) and channels per layer.")
-  figure("saliency", "3. Saliency",
-         f"Grad-CAM on the last conv feature map {tuple(summary['last_feature_map'][1:])} and "
-         "plain input gradients.")
+  figure(
+    "saliency",
+    "3. Saliency",
+    f"Grad-CAM on the last conv feature map {tuple(summary['last_feature_map'][1:])} and "
+    "plain input gradients.",
+  )
   figure("errors_by_class", "4. Most confident mistakes per class", "")
   figure("errors_by_domain", "Most confident mistakes per domain", "")
   figure("confusion_by_domain", "Confusion matrix by domain", "Row-normalised; cells give counts.")
   silhouette = summary["domain_silhouette"]
-  note = ("" if silhouette is None else
-          f"Domain silhouette of the embeddings (Euclidean): {silhouette:.3f} "
-          "(near 0: domains mixed; towards 1: domains form their own clusters).")
+  note = (
+    ""
+    if silhouette is None
+    else f"Domain silhouette of the embeddings (Euclidean): {silhouette:.3f} "
+    "(near 0: domains mixed; towards 1: domains form their own clusters)."
+  )
   for n, key in enumerate(k for k in a if k.startswith("embedding_")):
     figure(key, f"5. Embedding map ({key.split('_', 1)[1]})", "" if n else note)
   figure("training_curves", "6. Training curves", "From metrics.jsonl and layer_grad_norms.jsonl.")
   return "\n".join(lines) + "\n"
 
 
-def run_inspect(config, workdir: str, *, split: str = "", step: str | int | None = None,
-                options=None) -> dict:
+def run_inspect(
+  config, workdir: str, *, split: str = "", step: str | int | None = None, options=None
+) -> dict:
   """Restores WORKDIR's checkpoint and writes the figures into WORKDIR/inspect (or inspect.out_dir).
 
   config: the run config (e.g. from --config); None -> the checkpoint's own config. Data
@@ -243,33 +368,53 @@ def run_inspect(config, workdir: str, *, split: str = "", step: str | int | None
   from abstract_cls.data import pipeline  # pylint: disable=g-import-not-at-top
   from abstract_cls.train import checkpointing  # pylint: disable=g-import-not-at-top
   from abstract_cls.train import mesh as mesh_lib  # pylint: disable=g-import-not-at-top
+
   options = _options(config, options)
   chosen_step = next((s for s in (step, options.step) if s not in (None, "")), None)
   if chosen_step is None:
     eval_config = config.get("eval") if config is not None else None
     chosen_step = eval_config.get("checkpoint", "best") if eval_config else "best"
   model, restored_config, restored_step = checkpointing.restore_for_inference(
-      workdir, step=int(chosen_step) if str(chosen_step).isdigit() else chosen_step)
+    workdir, step=int(chosen_step) if str(chosen_step).isdigit() else chosen_step
+  )
   config = config if config is not None else restored_config
-  if config is not restored_config and config.get("model") is not None and (
-      config.model.name != restored_config.model.name):
-    raise ValueError(f"{workdir}: checkpoint holds {restored_config.model.name!r} but the "
-                     f"config names {config.model.name!r}")
+  if (
+    config is not restored_config
+    and config.get("model") is not None
+    and (config.model.name != restored_config.model.name)
+  ):
+    raise ValueError(
+      f"{workdir}: checkpoint holds {restored_config.model.name!r} but the "
+      f"config names {config.model.name!r}"
+    )
   split = split or options.split or config.eval.split
   official = bool(config.eval.get("official_protocol", False))
   mesh = mesh_lib.make_mesh(1)  # the restored model lives on the first device
-  eval_input = pipeline.make_eval_input(config.data, split, mesh, options.batch_size,
-                                        official_protocol=official)
+  eval_input = pipeline.make_eval_input(
+    config.data, split, mesh, options.batch_size, official_protocol=official
+  )
   workdir_path = pathlib.Path(workdir)
   metrics_rows, layer_rows = _read_logs(workdir_path)
-  title = (f"{restored_config.model.name} step {restored_step}, "
-           f"{config.data.name}/{split}{' (official protocol)' if official else ''}")
+  title = (
+    f"{restored_config.model.name} step {restored_step}, "
+    f"{config.data.name}/{split}{' (official protocol)' if official else ''}"
+  )
   out = pathlib.Path(options.out_dir) if options.out_dir else workdir_path / "inspect"
-  command = (f"python -m abstract_cls.inspect --workdir={workdir} --split={split} "
-             f"--step={restored_step}")
-  summary = inspect_model(model, eval_input.batches(), np.asarray(eval_input.labels),
-                          np.asarray(eval_input.domains), out, options, title=title,
-                          metrics_rows=metrics_rows, layer_rows=layer_rows, command=command)
+  command = (
+    f"python -m abstract_cls.inspect --workdir={workdir} --split={split} --step={restored_step}"
+  )
+  summary = inspect_model(
+    model,
+    eval_input.batches(),
+    np.asarray(eval_input.labels),
+    np.asarray(eval_input.domains),
+    out,
+    options,
+    title=title,
+    metrics_rows=metrics_rows,
+    layer_rows=layer_rows,
+    command=command,
+  )
   summary.update(step=int(restored_step), split=split, out_dir=str(out))
   (out / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
   return summary

@@ -5,6 +5,7 @@ by the spatial mean of d(class logit)/d(feature map), sum, ReLU, upsample.
 The model contract splits model(x) into model.classify(model.features(x)),
 which is exactly the cut Grad-CAM needs, for every registered model.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -40,8 +41,7 @@ def _grad_cam(model: nnx.Module, images: jax.Array, classes: jax.Array):
 
 def grad_cam(model: nnx.Module, images: np.ndarray, classes: np.ndarray):
   """(heat maps [B, H, W] in [0, 1], last feature-map shape) for the given class ids."""
-  cam, fmap = _grad_cam(model, jnp.asarray(images, jnp.float32),
-                        jnp.asarray(classes, jnp.int32))
+  cam, fmap = _grad_cam(model, jnp.asarray(images, jnp.float32), jnp.asarray(classes, jnp.int32))
   return np.asarray(cam), tuple(fmap.shape)
 
 
@@ -57,13 +57,22 @@ def _input_gradients(model: nnx.Module, images: jax.Array, classes: jax.Array):
 
 def input_gradients(model: nnx.Module, images: np.ndarray, classes: np.ndarray) -> np.ndarray:
   """|d logit / d pixel|, max over colour channels, per image in [0, 1]: [B, H, W]."""
-  return np.asarray(_input_gradients(model, jnp.asarray(images, jnp.float32),
-                                     jnp.asarray(classes, jnp.int32)))
+  return np.asarray(
+    _input_gradients(model, jnp.asarray(images, jnp.float32), jnp.asarray(classes, jnp.int32))
+  )
 
 
-def plot_saliency(images: np.ndarray, cams: np.ndarray, grads: np.ndarray,
-                  labels: np.ndarray, probs: np.ndarray, domains: np.ndarray,
-                  path: str | pathlib.Path, target: str, fmap_shape=None) -> pathlib.Path:
+def plot_saliency(
+  images: np.ndarray,
+  cams: np.ndarray,
+  grads: np.ndarray,
+  labels: np.ndarray,
+  probs: np.ndarray,
+  domains: np.ndarray,
+  path: str | pathlib.Path,
+  target: str,
+  fmap_shape=None,
+) -> pathlib.Path:
   """Per example: image | Grad-CAM overlay | input-gradient map (two examples per row).
 
   images: display-ready RGB [B, H, W, 3] in [0, 1].
@@ -71,26 +80,35 @@ def plot_saliency(images: np.ndarray, cams: np.ndarray, grads: np.ndarray,
   n = len(images)
   per_row = 2 if n > 3 else 1
   rows = -(-n // per_row)
-  fig, axes = display.plt.subplots(rows, 3 * per_row, figsize=(3 * 2.2 * per_row, 2.55 * rows),
-                                   squeeze=False)
+  fig, axes = display.plt.subplots(
+    rows, 3 * per_row, figsize=(3 * 2.2 * per_row, 2.55 * rows), squeeze=False
+  )
   for ax in axes.ravel():
     ax.axis("off")
   preds = probs.argmax(-1)
   for i in range(n):
     r, c = divmod(i, per_row)
-    a0, a1, a2 = axes[r, 3 * c:3 * c + 3]
+    a0, a1, a2 = axes[r, 3 * c : 3 * c + 3]
     ok = preds[i] == labels[i]
     a0.imshow(images[i])
-    a0.set_title(f"{display.domain_name(domains[i]).lower()}\n"
-                 f"true {display.class_label(labels[i], 16)}", fontsize=7, loc="left")
+    a0.set_title(
+      f"{display.domain_name(domains[i]).lower()}\ntrue {display.class_label(labels[i], 16)}",
+      fontsize=7,
+      loc="left",
+    )
     a1.imshow(images[i])
     a1.imshow(cams[i], cmap="jet", alpha=0.45, vmin=0, vmax=1)
-    a1.set_title(f"Grad-CAM\npred {display.class_label(preds[i], 16)} {probs[i, preds[i]]:.2f}",
-                 fontsize=7, loc="left", color="darkgreen" if ok else "darkred")
+    a1.set_title(
+      f"Grad-CAM\npred {display.class_label(preds[i], 16)} {probs[i, preds[i]]:.2f}",
+      fontsize=7,
+      loc="left",
+      color="darkgreen" if ok else "darkred",
+    )
     a2.imshow(grads[i], cmap="inferno", vmin=0, vmax=1)
     a2.set_title("input gradient\n|d logit / d x|", fontsize=7, loc="left")
   note = f" on the last conv feature map {tuple(fmap_shape[1:])}" if fmap_shape else ""
-  fig.suptitle(f"saliency for the {target} class{note} (green title: correct, red: wrong)",
-               fontsize=10)
+  fig.suptitle(
+    f"saliency for the {target} class{note} (green title: correct, red: wrong)", fontsize=10
+  )
   fig.tight_layout()
   return display.save(fig, path)

@@ -4,9 +4,10 @@ A model is split into a convolutional trunk (``features``) and a head
 (``penultimate`` + optional dropout + output layer), so that
 ``model(x) == model.classify(model.features(x))`` holds by construction.
 """
+
 import jax
-from flax import nnx
 import jax.numpy as jnp
+from flax import nnx
 
 from abstract_cls.models import layers
 
@@ -47,8 +48,7 @@ class Classifier(nnx.Module):
     and the model's state is left untouched.
     """
     if x is None:
-      x = jax.ShapeDtypeStruct(
-          (1, self.input_size, self.input_size, self.in_channels), jnp.float32)
+      x = jax.ShapeDtypeStruct((1, self.input_size, self.input_size, self.in_channels), jnp.float32)
     graphdef, state = nnx.split(self)
 
     def forward(state, x):

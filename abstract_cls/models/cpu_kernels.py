@@ -8,13 +8,14 @@
   gradient.
 Both are checked against XLA's own results in tests/test_models_layers.py.
 """
+
 import functools
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
-DIMS = ('NHWC', 'HWIO', 'NHWC')
+DIMS = ("NHWC", "HWIO", "NHWC")
 
 
 def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -23,9 +24,9 @@ def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
 
 
 def xla_conv(x, w, stride, padding):
-  return lax.conv_general_dilated(x, w, (stride, stride),
-                                  [(padding, padding)] * 2,
-                                  dimension_numbers=DIMS)
+  return lax.conv_general_dilated(
+    x, w, (stride, stride), [(padding, padding)] * 2, dimension_numbers=DIMS
+  )
 
 
 # XLA:CPU's convolutions slow down when a kernel has fewer than 8 output channels
@@ -49,11 +50,16 @@ def xla_conv_padded_out(x, w, stride, padding):
 def strided_taps(x, kh, kw, stride, padding, ho, wo):
   """The kh*kw strided views of padded x that each kernel tap multiplies."""
   x = jnp.pad(x, [(0, 0), (padding, padding), (padding, padding), (0, 0)])
-  return [lax.slice(x, (0, i, j, 0),
-                    (x.shape[0], i + stride * (ho - 1) + 1,
-                     j + stride * (wo - 1) + 1, x.shape[3]),
-                    (1, stride, stride, 1))
-          for i in range(kh) for j in range(kw)]
+  return [
+    lax.slice(
+      x,
+      (0, i, j, 0),
+      (x.shape[0], i + stride * (ho - 1) + 1, j + stride * (wo - 1) + 1, x.shape[3]),
+      (1, stride, stride, 1),
+    )
+    for i in range(kh)
+    for j in range(kw)
+  ]
 
 
 # XLA:CPU's kernel gradient is pathological on most shapes (3x3 on 32x32x16:
@@ -108,7 +114,7 @@ def conv_positions(x, w, stride: int, padding: int):
         outputs.append(jnp.zeros((b, cout), x.dtype))
         continue
       window = x[:, r0:r1, c0:c1, :].reshape(b, -1)
-      taps = w[r0 - top:r1 - top, c0 - left:c1 - left].reshape(-1, cout)
+      taps = w[r0 - top : r1 - top, c0 - left : c1 - left].reshape(-1, cout)
       outputs.append(jnp.dot(window, taps))
   return jnp.stack(outputs, 1).reshape(b, ho, wo, cout)
 
@@ -122,8 +128,7 @@ TAP_CHUNK_BYTES = 2 << 20
 def tap_chunk_images(per_shard_batch: int, per_image_bytes: int) -> int:
   """Largest divisor of the per-shard batch whose taps fit TAP_CHUNK_BYTES."""
   limit = max(1, TAP_CHUNK_BYTES // per_image_bytes)
-  return max(d for d in range(1, min(limit, per_shard_batch) + 1)
-             if per_shard_batch % d == 0)
+  return max(d for d in range(1, min(limit, per_shard_batch) + 1) if per_shard_batch % d == 0)
 
 
 def tap_kernel_grad(x, g, w_shape, stride: int, padding: int):
@@ -150,8 +155,7 @@ def tap_kernel_grad(x, g, w_shape, stride: int, padding: int):
     taps = jnp.concatenate(strided_taps(xc, kh, kw, stride, padding, ho, wo), -1)
     taps = taps.reshape(shards, images * ho * wo, kh * kw * cin)
     gc = gc.reshape(shards, images * ho * wo, cout)
-    return acc + jnp.einsum('snk,sno->sko', taps, gc,
-                            preferred_element_type=jnp.float32), None
+    return acc + jnp.einsum("snk,sno->sko", taps, gc, preferred_element_type=jnp.float32), None
 
   acc = jnp.zeros((shards, kh * kw * cin, cout), jnp.float32)
   if chunks == 1:
@@ -181,13 +185,17 @@ def _max_pool_strided_fwd(x, size, stride, padding):
   b, h, w, c = x.shape
   ho = output_size(h, size, stride, padding)
   wo = output_size(w, size, stride, padding)
-  xp = jnp.pad(x, [(0, 0), (padding, padding), (padding, padding), (0, 0)],
-               constant_values=-jnp.inf)
+  xp = jnp.pad(
+    x, [(0, 0), (padding, padding), (padding, padding), (0, 0)], constant_values=-jnp.inf
+  )
   y = index = None
   for t, (i, j) in enumerate((i, j) for i in range(size) for j in range(size)):
-    view = lax.slice(xp, (0, i, j, 0),
-                     (b, i + stride * (ho - 1) + 1, j + stride * (wo - 1) + 1, c),
-                     (1, stride, stride, 1))
+    view = lax.slice(
+      xp,
+      (0, i, j, 0),
+      (b, i + stride * (ho - 1) + 1, j + stride * (wo - 1) + 1, c),
+      (1, stride, stride, 1),
+    )
     if y is None:
       y, index = view, jnp.zeros(view.shape, jnp.int8)
     else:
@@ -205,13 +213,18 @@ def _max_pool_strided_bwd(size, stride, padding, residuals, g):
   dxp = None
   for t, (i, j) in enumerate((i, j) for i in range(size) for j in range(size)):
     routed = jnp.where(index == t, g, zero)
-    placed = lax.pad(routed, zero, [
+    placed = lax.pad(
+      routed,
+      zero,
+      [
         (0, 0, 0),
         (i, hp - i - stride * (ho - 1) - 1, stride - 1),
         (j, wp - j - stride * (wo - 1) - 1, stride - 1),
-        (0, 0, 0)])
+        (0, 0, 0),
+      ],
+    )
     dxp = placed if dxp is None else dxp + placed
-  return (dxp[:, padding:padding + h, padding:padding + w, :],)
+  return (dxp[:, padding : padding + h, padding : padding + w, :],)
 
 
 max_pool_strided.defvjp(_max_pool_strided_fwd, _max_pool_strided_bwd)

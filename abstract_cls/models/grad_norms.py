@@ -1,4 +1,5 @@
 """Per-layer gradient norms in depth order (for vanishing-gradient plots)."""
+
 import math
 
 import jax
@@ -22,16 +23,17 @@ def layer_norms(grads_state, kinds=None) -> list[tuple[str, float]]:
   for path, leaf in _flat(grads_state):
     layer = None
     if isinstance(leaf, nnx.Variable):
-      layer = leaf.get_metadata().get('layer')
+      layer = leaf.get_metadata().get("layer")
       value = leaf.get_value()
     else:
       value = leaf
     if layer is None:
-      layer = '/'.join(str(p) for p in path[:-1])
-    if kinds is not None and layer.rsplit('_', 1)[-1] not in kinds:
+      layer = "/".join(str(p) for p in path[:-1])
+    if kinds is not None and layer.rsplit("_", 1)[-1] not in kinds:
       continue
     squares[layer] = squares.get(layer, 0.0) + float(
-        jnp.sum(jnp.square(jnp.asarray(value, jnp.float32))))
+      jnp.sum(jnp.square(jnp.asarray(value, jnp.float32)))
+    )
   return [(name, math.sqrt(sq)) for name, sq in sorted(squares.items())]
 
 
@@ -43,7 +45,7 @@ def _flat(grads_state):
 
 
 def _key(k):
-  for attr in ('key', 'name', 'idx'):
+  for attr in ("key", "name", "idx"):
     if hasattr(k, attr):
       return getattr(k, attr)
   return str(k)

@@ -11,6 +11,7 @@ Why custom layers instead of nnx.Conv / nnx.Linear directly:
 - compute dtype (bfloat16) is applied with float32 parameters and float32
   batch-norm statistics.
 """
+
 import contextlib
 import math
 from typing import Any
@@ -20,11 +21,10 @@ import jax.numpy as jnp
 from flax import nnx
 from jax import lax
 
-from abstract_cls.models import cpu_kernels
-from abstract_cls.models import cpu_lowering
+from abstract_cls.models import cpu_kernels, cpu_lowering
 
 _DIMS = cpu_kernels.DIMS
-NORMS = ('batch', 'group', 'none')
+NORMS = ("batch", "group", "none")
 CONV_IMPLS = cpu_lowering.CONV_IMPLS
 
 # While a trace is being recorded this holds the list that conv/pool layers
@@ -45,10 +45,17 @@ def recording():
 
 def _record(name, kind, x, y, kernel, stride, padding):
   if _trace_log is not None:
-    _trace_log.append(dict(
-        name=name, kind=kind, input_shape=tuple(x.shape),
-        output_shape=tuple(y.shape), kernel=tuple(kernel),
-        stride=tuple(stride), padding=tuple(padding)))
+    _trace_log.append(
+      dict(
+        name=name,
+        kind=kind,
+        input_shape=tuple(x.shape),
+        output_shape=tuple(y.shape),
+        kernel=tuple(kernel),
+        stride=tuple(stride),
+        padding=tuple(padding),
+      )
+    )
 
 
 output_size = cpu_kernels.output_size
@@ -70,7 +77,7 @@ class LayerNamer:
     return self.same(kind)
 
   def same(self, kind: str) -> str:
-    return f'layer_{self.depth:03d}_{kind}'
+    return f"layer_{self.depth:03d}_{kind}"
 
 
 def _normal(key, shape, std: float):
@@ -98,9 +105,9 @@ def lecun_normal_fan_in(key, shape, dtype=jnp.float32):
 
 
 def compute_dtype(name: str):
-  dtypes = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
+  dtypes = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
   if name not in dtypes:
-    raise ValueError(f'dtype must be one of {sorted(dtypes)}, got {name!r}')
+    raise ValueError(f"dtype must be one of {sorted(dtypes)}, got {name!r}")
   return dtypes[name]
 
 
@@ -111,50 +118,60 @@ def scaled(channels: int, width: float) -> int:
 class Conv(nnx.Module):
   """2-D convolution, NHWC/HWIO, symmetric padding, selectable lowering."""
 
-  def __init__(self, in_ch: int, out_ch: int, kernel: int, *, stride: int = 1,
-               padding: int = 0, use_bias: bool = False, name: str,
-               dtype=jnp.float32, conv_impl: str = 'auto',
-               kernel_init=he_normal_fan_out, rngs: nnx.Rngs):
+  def __init__(
+    self,
+    in_ch: int,
+    out_ch: int,
+    kernel: int,
+    *,
+    stride: int = 1,
+    padding: int = 0,
+    use_bias: bool = False,
+    name: str,
+    dtype=jnp.float32,
+    conv_impl: str = "auto",
+    kernel_init=he_normal_fan_out,
+    rngs: nnx.Rngs,
+  ):
     if conv_impl not in CONV_IMPLS:
-      raise ValueError(f'conv_impl must be one of {CONV_IMPLS}, got {conv_impl!r}')
+      raise ValueError(f"conv_impl must be one of {CONV_IMPLS}, got {conv_impl!r}")
     self.kernel = nnx.Param(
-        kernel_init(rngs.params(), (kernel, kernel, in_ch, out_ch), jnp.float32),
-        layer=name)
-    self.bias = (nnx.Param(jnp.zeros((out_ch,), jnp.float32), layer=name)
-                 if use_bias else nnx.data(None))
+      kernel_init(rngs.params(), (kernel, kernel, in_ch, out_ch), jnp.float32), layer=name
+    )
+    self.bias = (
+      nnx.Param(jnp.zeros((out_ch,), jnp.float32), layer=name) if use_bias else nnx.data(None)
+    )
     self.size, self.stride, self.padding = kernel, stride, padding
     self.name, self.dtype, self.conv_impl = name, dtype, conv_impl
 
   def __call__(self, x):
     x = x.astype(self.dtype)
     w = self.kernel[...].astype(self.dtype)
-    impl = cpu_lowering.conv_lowering(
-        self.conv_impl, x.shape, w.shape, self.stride, self.padding)
+    impl = cpu_lowering.conv_lowering(self.conv_impl, x.shape, w.shape, self.stride, self.padding)
     y = conv2d(x, w, self.stride, self.padding, impl)
     if self.bias is not None:
       y = y + self.bias[...].astype(self.dtype)
-    _record(self.name, 'conv', x, y, (self.size,) * 2, (self.stride,) * 2,
-            (self.padding,) * 2)
+    _record(self.name, "conv", x, y, (self.size,) * 2, (self.stride,) * 2, (self.padding,) * 2)
     return y
 
 
 def conv2d(x, w, stride: int, padding: int, impl: str):
   """NHWC x HWIO convolution in the lowering cpu_lowering.conv_lowering chose."""
-  if impl == 'xla':
+  if impl == "xla":
     return cpu_kernels.xla_conv(x, w, stride, padding)
-  if impl == 'xla_tap_grad':
+  if impl == "xla_tap_grad":
     return cpu_kernels.conv_tap_grad(x, w, stride, padding)
-  if impl == 'xla_padded_out':
+  if impl == "xla_padded_out":
     return cpu_kernels.xla_conv_padded_out(x, w, stride, padding)
-  if impl == 'positions':
+  if impl == "positions":
     return cpu_kernels.conv_positions(x, w, stride, padding)
   kh, kw, cin, cout = w.shape
   if kh == kw == 1 and padding == 0:
     patches = x[:, ::stride, ::stride, :]
     return jnp.dot(patches, w.reshape(cin, cout))
   patches = lax.conv_general_dilated_patches(
-      x, (kh, kw), (stride, stride), [(padding, padding)] * 2,
-      dimension_numbers=_DIMS)
+    x, (kh, kw), (stride, stride), [(padding, padding)] * 2, dimension_numbers=_DIMS
+  )
   # Patch features are ordered (C, kh, kw); bring the kernel into that order.
   return jnp.dot(patches, w.transpose(2, 0, 1, 3).reshape(cin * kh * kw, cout))
 
@@ -162,19 +179,25 @@ def conv2d(x, w, stride: int, padding: int, impl: str):
 class Dense(nnx.Module):
   """Fully connected layer whose parameters carry their depth name."""
 
-  def __init__(self, in_features: int, out_features: int, *, name: str,
-               dtype=jnp.float32, rngs: nnx.Rngs,
-               kernel_init=lecun_normal_fan_in):
+  def __init__(
+    self,
+    in_features: int,
+    out_features: int,
+    *,
+    name: str,
+    dtype=jnp.float32,
+    rngs: nnx.Rngs,
+    kernel_init=lecun_normal_fan_in,
+  ):
     self.kernel = nnx.Param(
-        kernel_init(rngs.params(), (in_features, out_features), jnp.float32),
-        layer=name)
+      kernel_init(rngs.params(), (in_features, out_features), jnp.float32), layer=name
+    )
     self.bias = nnx.Param(jnp.zeros((out_features,), jnp.float32), layer=name)
     self.name, self.dtype = name, dtype
 
   def __call__(self, x):
     x = x.astype(self.dtype)
-    return (jnp.dot(x, self.kernel[...].astype(self.dtype))
-            + self.bias[...].astype(self.dtype))
+    return jnp.dot(x, self.kernel[...].astype(self.dtype)) + self.bias[...].astype(self.dtype)
 
 
 class Norm(nnx.Module):
@@ -184,23 +207,42 @@ class Norm(nnx.Module):
   it (they are not differentiated).
   """
 
-  def __init__(self, kind: str, channels: int, *, name: str, dtype=jnp.float32,
-               zero_scale: bool = False, rngs: nnx.Rngs):
+  def __init__(
+    self,
+    kind: str,
+    channels: int,
+    *,
+    name: str,
+    dtype=jnp.float32,
+    zero_scale: bool = False,
+    rngs: nnx.Rngs,
+  ):
     if kind not in NORMS:
-      raise ValueError(f'norm must be one of {NORMS}, got {kind!r}')
+      raise ValueError(f"norm must be one of {NORMS}, got {kind!r}")
     self.kind, self.dtype = kind, dtype
-    scale_init = (nnx.initializers.zeros_init() if zero_scale
-                  else nnx.initializers.ones_init())
-    meta = dict(scale_metadata={'layer': name}, bias_metadata={'layer': name})
-    if kind == 'batch':
+    scale_init = nnx.initializers.zeros_init() if zero_scale else nnx.initializers.ones_init()
+    meta = dict(scale_metadata={"layer": name}, bias_metadata={"layer": name})
+    if kind == "batch":
       # momentum 0.9 == PyTorch's 0.1: running stats settle within short runs.
-      self.layer = nnx.BatchNorm(channels, momentum=0.9, epsilon=1e-5,
-                                 dtype=jnp.float32, scale_init=scale_init,
-                                 rngs=rngs, **meta)
-    elif kind == 'group':
-      self.layer = nnx.GroupNorm(channels, num_groups=math.gcd(32, channels),
-                                 epsilon=1e-5, dtype=jnp.float32,
-                                 scale_init=scale_init, rngs=rngs, **meta)
+      self.layer = nnx.BatchNorm(
+        channels,
+        momentum=0.9,
+        epsilon=1e-5,
+        dtype=jnp.float32,
+        scale_init=scale_init,
+        rngs=rngs,
+        **meta,
+      )
+    elif kind == "group":
+      self.layer = nnx.GroupNorm(
+        channels,
+        num_groups=math.gcd(32, channels),
+        epsilon=1e-5,
+        dtype=jnp.float32,
+        scale_init=scale_init,
+        rngs=rngs,
+        **meta,
+      )
     else:
       self.layer = nnx.data(None)
 
@@ -215,30 +257,32 @@ class Dropout(nnx.Module):
 
   def __init__(self, rate: float, *, rngs: nnx.Rngs):
     if not 0.0 <= rate < 1.0:
-      raise ValueError(f'dropout must be in [0, 1), got {rate}')
+      raise ValueError(f"dropout must be in [0, 1), got {rate}")
     self.layer = nnx.Dropout(rate, rngs=rngs) if rate > 0 else nnx.data(None)
 
   def __call__(self, x):
     return x if self.layer is None else self.layer(x)
 
 
-def max_pool(x, size: int, stride: int, padding: int = 0, *, name: str,
-             conv_impl: str = 'auto'):
+def max_pool(x, size: int, stride: int, padding: int = 0, *, name: str, conv_impl: str = "auto"):
   """Max pool with -inf padding; reduce_window or strided slices."""
   impl = cpu_lowering.pool_lowering(conv_impl, x.shape, size, stride)
-  if impl == 'xla':
-    y = lax.reduce_window(x, -jnp.inf, lax.max, (1, size, size, 1),
-                          (1, stride, stride, 1),
-                          [(0, 0), (padding, padding), (padding, padding),
-                           (0, 0)])
+  if impl == "xla":
+    y = lax.reduce_window(
+      x,
+      -jnp.inf,
+      lax.max,
+      (1, size, size, 1),
+      (1, stride, stride, 1),
+      [(0, 0), (padding, padding), (padding, padding), (0, 0)],
+    )
   else:
     y = cpu_kernels.max_pool_strided(x, size, stride, padding)
-  _record(name, 'pool', x, y, (size, size), (stride, stride),
-          (padding, padding))
+  _record(name, "pool", x, y, (size, size), (stride, stride), (padding, padding))
   return y
 
 
 def global_avg_pool(x, *, name: str):
   y = jnp.mean(x.astype(jnp.float32), axis=(1, 2), keepdims=True).astype(x.dtype)
-  _record(name, 'pool', x, y, x.shape[1:3], (1, 1), (0, 0))
+  _record(name, "pool", x, y, x.shape[1:3], (1, 1), (0, 0))
   return y.reshape(y.shape[0], -1)

@@ -9,6 +9,7 @@ Layout: WORKDIR/checkpoints/<step>/{model,train,config,meta}
 A checkpoint that fails to restore (half-written, truncated, deleted files) is moved to
 WORKDIR/corrupt_checkpoints/ with a warning and the previous one is used.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,12 +17,12 @@ import os
 import shutil
 import time
 
-from absl import logging
-from flax import nnx
 import jax
-from jax.experimental import multihost_utils
 import ml_collections
 import orbax.checkpoint as ocp
+from absl import logging
+from flax import nnx
+from jax.experimental import multihost_utils
 from orbax.checkpoint import checkpoint_managers as policies
 
 from abstract_cls.train import mesh as mesh_lib
@@ -43,7 +44,8 @@ def _use_plain_array_saving() -> None:
   an eager op compiled per shape (seconds per save for nothing); save one replica instead."""
   if jax.default_backend() == "cpu" and not _plain_array_saving:
     ocp.type_handlers.register_type_handler(
-        jax.Array, ocp.type_handlers.ArrayHandler(use_replica_parallel=False), override=True)
+      jax.Array, ocp.type_handlers.ArrayHandler(use_replica_parallel=False), override=True
+    )
     _plain_array_saving.append(True)
 
 
@@ -55,7 +57,8 @@ def _unreadable_json(step_dir: str) -> str | None:
     for name in files:
       path = os.path.join(root, name)
       if name in ("metrics", "metadata", "_CHECKPOINT_METADATA", "_METADATA") or name.endswith(
-          ".json"):
+        ".json"
+      ):
         try:
           with open(path, encoding="utf-8") as f:
             json.load(f)
@@ -65,13 +68,16 @@ def _unreadable_json(step_dir: str) -> str | None:
 
 
 def _move_aside(workdir: str, step: int, reason: str) -> None:
-  message = (f"WARNING: checkpoint step {step} in {checkpoint_dir(workdir)} is unreadable "
-             f"({reason[:300]}); moving it to corrupt_checkpoints/ and using the previous one.")
+  message = (
+    f"WARNING: checkpoint step {step} in {checkpoint_dir(workdir)} is unreadable "
+    f"({reason[:300]}); moving it to corrupt_checkpoints/ and using the previous one."
+  )
   logging.warning(message)
   print(message, flush=True)
   if mesh_lib.is_primary():
-    target = os.path.join(os.path.abspath(workdir), "corrupt_checkpoints",
-                          f"{step}-{int(time.time())}")
+    target = os.path.join(
+      os.path.abspath(workdir), "corrupt_checkpoints", f"{step}-{int(time.time())}"
+    )
     os.makedirs(os.path.dirname(target), exist_ok=True)
     shutil.move(os.path.join(checkpoint_dir(workdir), str(step)), target)
   if jax.process_count() > 1:
@@ -89,27 +95,39 @@ def _set_aside_unreadable_steps(workdir: str) -> None:
         _move_aside(workdir, int(name), reason)
 
 
-def make_manager(workdir: str, keep_last: int = 3, *, async_save: bool = True,
-                 create: bool = True) -> ocp.CheckpointManager:
+def make_manager(
+  workdir: str, keep_last: int = 3, *, async_save: bool = True, create: bool = True
+) -> ocp.CheckpointManager:
   """Keeps the last `keep_last` checkpoints and, in addition, the best by validation macro-F1.
 
   Steps whose JSON parts do not parse are moved to corrupt_checkpoints/ first (with a
   warning); array payloads are checked when restored (restore_latest)."""
   _use_plain_array_saving()
   _set_aside_unreadable_steps(workdir)
-  policy = policies.AnyPreservationPolicy([
+  policy = policies.AnyPreservationPolicy(
+    [
       policies.LatestN(n=keep_last),
-      policies.BestN(get_metric_fn=lambda m: m[_BEST_METRIC], reverse=False, n=1,
-                     keep_checkpoints_without_metrics=False),
-  ])
+      policies.BestN(
+        get_metric_fn=lambda m: m[_BEST_METRIC],
+        reverse=False,
+        n=1,
+        keep_checkpoints_without_metrics=False,
+      ),
+    ]
+  )
   options = ocp.CheckpointManagerOptions(
-      best_fn=lambda m: m[_BEST_METRIC], best_mode="max", preservation_policy=policy,
-      enable_async_checkpointing=async_save, create=create,
-      # A save cut short (SIGKILL, power loss) leaves a *.orbax-checkpoint-tmp-* folder that
-      # Orbax never lists as a step; remove such leftovers when a run starts.
-      cleanup_tmp_directories=create)
-  return ocp.CheckpointManager(checkpoint_dir(workdir), options=options,
-                               item_names=("model", "train", "config", "meta"))
+    best_fn=lambda m: m[_BEST_METRIC],
+    best_mode="max",
+    preservation_policy=policy,
+    enable_async_checkpointing=async_save,
+    create=create,
+    # A save cut short (SIGKILL, power loss) leaves a *.orbax-checkpoint-tmp-* folder that
+    # Orbax never lists as a step; remove such leftovers when a run starts.
+    cleanup_tmp_directories=create,
+  )
+  return ocp.CheckpointManager(
+    checkpoint_dir(workdir), options=options, item_names=("model", "train", "config", "meta")
+  )
 
 
 def _is_key(x) -> bool:
@@ -131,30 +149,45 @@ def _key_impl(template):
 
 def _data_to_keys(tree, template):
   return jax.tree_util.tree_map(
-      lambda x, t: jax.random.wrap_key_data(x, impl=_key_impl(t)) if _is_key(t) else x,
-      tree, template)
+    lambda x, t: jax.random.wrap_key_data(x, impl=_key_impl(t)) if _is_key(t) else x, tree, template
+  )
 
 
 def _abstract_key_data(template):
   """Abstract template with key leaves replaced by their data's shape, keeping shardings."""
+
   def convert(x):
     if not _is_key(x):
       return x
     shape = jax.eval_shape(jax.random.key_data, x).shape
     return jax.ShapeDtypeStruct(shape, jax.numpy.uint32, sharding=x.sharding)
+
   return jax.tree_util.tree_map(convert, template)
 
 
-def save(manager: ocp.CheckpointManager, step: int, state: dict, config, epoch: float,
-         metrics: dict | None = None) -> None:
+def save(
+  manager: ocp.CheckpointManager,
+  step: int,
+  state: dict,
+  config,
+  epoch: float,
+  metrics: dict | None = None,
+) -> None:
   """Starts an asynchronous save (device->host copy happens before this returns)."""
   model_item = _keys_to_data({k: state[k] for k in ("params", "rest", "ema")})
   train_item = {"step": state["step"], "opt_state": state["opt_state"]}
   meta = {"step": step, "epoch": epoch, "data_iterator": {"step": step}}
-  manager.save(step, args=ocp.args.Composite(
-      model=ocp.args.StandardSave(model_item), train=ocp.args.StandardSave(train_item),
-      config=ocp.args.JsonSave(config.to_dict()), meta=ocp.args.JsonSave(meta)),
-      metrics=metrics, force=True)
+  manager.save(
+    step,
+    args=ocp.args.Composite(
+      model=ocp.args.StandardSave(model_item),
+      train=ocp.args.StandardSave(train_item),
+      config=ocp.args.JsonSave(config.to_dict()),
+      meta=ocp.args.JsonSave(meta),
+    ),
+    metrics=metrics,
+    force=True,
+  )
 
 
 def _quarantine(manager: ocp.CheckpointManager, workdir: str, step: int, error: Exception):
@@ -164,19 +197,23 @@ def _quarantine(manager: ocp.CheckpointManager, workdir: str, step: int, error: 
 
 def restore_latest(manager: ocp.CheckpointManager, workdir: str, abstract_state: dict):
   """-> (state, step) from the newest readable checkpoint, or (None, 0) when there is none."""
-  abstract_model = _abstract_key_data(
-      {k: abstract_state[k] for k in ("params", "rest", "ema")})
+  abstract_model = _abstract_key_data({k: abstract_state[k] for k in ("params", "rest", "ema")})
   abstract_train = {"step": abstract_state["step"], "opt_state": abstract_state["opt_state"]}
   for step in sorted(manager.all_steps(), reverse=True):
     try:
-      restored = manager.restore(step, args=ocp.args.Composite(
+      restored = manager.restore(
+        step,
+        args=ocp.args.Composite(
           model=ocp.args.StandardRestore(abstract_model),
-          train=ocp.args.StandardRestore(abstract_train)))
+          train=ocp.args.StandardRestore(abstract_train),
+        ),
+      )
     except Exception as e:  # pylint: disable=broad-except  # any failure = unusable checkpoint
       _quarantine(manager, workdir, step, e)
       continue
-    model = _data_to_keys(restored["model"], {k: abstract_state[k] for k in
-                                              ("params", "rest", "ema")})
+    model = _data_to_keys(
+      restored["model"], {k: abstract_state[k] for k in ("params", "rest", "ema")}
+    )
     state = dict(model, step=restored["train"]["step"], opt_state=restored["train"]["opt_state"])
     return state, step
   return None, 0
@@ -187,12 +224,14 @@ def _resolve_step(manager: ocp.CheckpointManager, workdir: str, step) -> list[in
   steps = sorted(manager.all_steps(), reverse=True)
   if not steps:
     raise CheckpointNotFoundError(
-        f"no checkpoint in {checkpoint_dir(workdir)}: train first "
-        f"(python -m abstract_cls.main --mode=train --workdir={workdir} --config=...)")
+      f"no checkpoint in {checkpoint_dir(workdir)}: train first "
+      f"(python -m abstract_cls.main --mode=train --workdir={workdir} --config=...)"
+    )
   if isinstance(step, int) or (isinstance(step, str) and step.isdigit()):
     if int(step) not in steps:
       raise CheckpointNotFoundError(
-          f"no checkpoint for step {step} in {checkpoint_dir(workdir)}; present: {steps}")
+        f"no checkpoint for step {step} in {checkpoint_dir(workdir)}; present: {steps}"
+      )
     return [int(step)]
   if step == "best":
     best = manager.best_step()
@@ -211,37 +250,43 @@ def restore_for_inference(workdir: str, step="best"):
   """
   if not os.path.isdir(checkpoint_dir(workdir)):
     raise CheckpointNotFoundError(
-        f"no checkpoint in {checkpoint_dir(workdir)} (directory missing): train first "
-        f"(python -m abstract_cls.main --mode=train --workdir={workdir} --config=...)")
+      f"no checkpoint in {checkpoint_dir(workdir)} (directory missing): train first "
+      f"(python -m abstract_cls.main --mode=train --workdir={workdir} --config=...)"
+    )
   manager = make_manager(workdir, async_save=False, create=False)
   device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
   last_error = None
   for candidate in _resolve_step(manager, workdir, step):
     try:
-      config = ml_collections.ConfigDict(manager.restore(
-          candidate, args=ocp.args.Composite(config=ocp.args.JsonRestore()))["config"])
+      config = ml_collections.ConfigDict(
+        manager.restore(candidate, args=ocp.args.Composite(config=ocp.args.JsonRestore()))["config"]
+      )
       graphs_out = []
 
       def init(config=config, graphs_out=graphs_out):
         graphs, params, rest = state_lib.split_model(
-            state_lib.build_model(config.model, config.seed))
+          state_lib.build_model(config.model, config.seed)
+        )
         graphs_out.append(graphs)
-        return dict(params=params, rest=rest,
-                    ema=params if config.optimizer.ema_decay > 0 else {})
+        return dict(params=params, rest=rest, ema=params if config.optimizer.ema_decay > 0 else {})
 
       abstract = jax.tree_util.tree_map(
-          lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device),
-          jax.eval_shape(init))
-      restored = manager.restore(candidate, args=ocp.args.Composite(
-          model=ocp.args.StandardRestore(_abstract_key_data(abstract))))["model"]
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device), jax.eval_shape(init)
+      )
+      restored = manager.restore(
+        candidate,
+        args=ocp.args.Composite(model=ocp.args.StandardRestore(_abstract_key_data(abstract))),
+      )["model"]
     except CheckpointNotFoundError:
       raise
     except Exception as e:  # pylint: disable=broad-except  # fall back to an older checkpoint
       if isinstance(step, int) or str(step).isdigit():
         raise
       last_error = e
-      message = (f"WARNING: checkpoint step {candidate} in {checkpoint_dir(workdir)} is "
-                 f"unreadable ({type(e).__name__}); trying the previous one.")
+      message = (
+        f"WARNING: checkpoint step {candidate} in {checkpoint_dir(workdir)} is "
+        f"unreadable ({type(e).__name__}); trying the previous one."
+      )
       logging.warning(message)
       print(message, flush=True)
       continue
@@ -251,7 +296,8 @@ def restore_for_inference(workdir: str, step="best"):
     return model, config, candidate
   manager.close()
   raise CheckpointNotFoundError(
-      f"no readable checkpoint in {checkpoint_dir(workdir)} (last error: {last_error})")
+    f"no readable checkpoint in {checkpoint_dir(workdir)} (last error: {last_error})"
+  )
 
 
 def _merge_for_inference(graphs, restored):

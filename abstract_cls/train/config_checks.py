@@ -1,4 +1,5 @@
 """Up-front config checks, so a wrong name fails in one line before anything is built."""
+
 from __future__ import annotations
 
 from abstract_cls.train import optimizer as optimizer_lib
@@ -12,14 +13,17 @@ CHECKPOINT_CHOICES = ("best", "latest")
 def validate_config(config) -> None:
   """Raises ConfigError naming the field for unknown data sets, optimisers, schedules etc."""
   if config.data.name not in KNOWN_DATASETS:
-    raise ConfigError(f"data.name={config.data.name!r} is not a known data set; known: "
-                      f"{', '.join(KNOWN_DATASETS)}")
+    raise ConfigError(
+      f"data.name={config.data.name!r} is not a known data set; known: {', '.join(KNOWN_DATASETS)}"
+    )
   if config.optimizer.name not in optimizer_lib.OPTIMIZERS:
-    raise ConfigError(f"optimizer.name={config.optimizer.name!r}; expected one of "
-                      f"{optimizer_lib.OPTIMIZERS}")
+    raise ConfigError(
+      f"optimizer.name={config.optimizer.name!r}; expected one of {optimizer_lib.OPTIMIZERS}"
+    )
   if config.optimizer.schedule not in optimizer_lib.SCHEDULES:
-    raise ConfigError(f"optimizer.schedule={config.optimizer.schedule!r}; expected one of "
-                      f"{optimizer_lib.SCHEDULES}")
+    raise ConfigError(
+      f"optimizer.schedule={config.optimizer.schedule!r}; expected one of {optimizer_lib.SCHEDULES}"
+    )
   checkpoint = str(config.eval.checkpoint)
   if checkpoint not in CHECKPOINT_CHOICES and not checkpoint.isdigit():
     raise ConfigError(f"eval.checkpoint={checkpoint!r}; expected 'best', 'latest' or a step")

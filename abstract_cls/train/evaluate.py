@@ -4,14 +4,15 @@ The official report (task README): per-class F1, recall printed as "acc", suppor
 accuracy — produced by abstract_cls.evaluation.report.official_text. --mode=eval writes
 report.json / report.md / confusion.png into WORKDIR/<data name>_<split>[_official]/.
 """
+
 from __future__ import annotations
 
 import json
 import os
 
 import jax
-from jax.experimental import multihost_utils
 import numpy as np
+from jax.experimental import multihost_utils
 
 from abstract_cls.data import pipeline as pipeline_lib
 from abstract_cls.train import checkpointing
@@ -42,17 +43,21 @@ def predict_arrays(eval_step, params, rest, eval_input) -> dict[str, np.ndarray]
       outputs[key].append(_to_host(out[key])[mask])
   result = {k: np.concatenate(v) for k, v in outputs.items()}
   if len(result["pred"]) != eval_input.num_examples:
-    raise RuntimeError(f"evaluation produced {len(result['pred'])} predictions for "
-                       f"{eval_input.num_examples} examples")
+    raise RuntimeError(
+      f"evaluation produced {len(result['pred'])} predictions for "
+      f"{eval_input.num_examples} examples"
+    )
   return result
 
 
 def compute_metrics(eval_step, params, rest, eval_input) -> dict:
   """Contract 3 metrics (accuracy, macro_f1, per_class, per_domain, confusion) plus loss."""
   from abstract_cls.evaluation import metrics as metrics_lib  # pylint: disable=g-import-not-at-top
+
   out = predict_arrays(eval_step, params, rest, eval_input)
-  metrics = metrics_lib.compute(np.asarray(eval_input.labels), out["pred"],
-                                np.asarray(eval_input.domains))
+  metrics = metrics_lib.compute(
+    np.asarray(eval_input.labels), out["pred"], np.asarray(eval_input.domains)
+  )
   metrics["loss"] = float(np.mean(out["loss"]))
   metrics["num_examples"] = int(eval_input.num_examples)
   return metrics
@@ -61,8 +66,9 @@ def compute_metrics(eval_step, params, rest, eval_input) -> dict:
 def make_eval_input(config, split: str, mesh, official_protocol: bool = False):
   """The pipeline's EvalInput; data problems (unknown set, split, manual dir) -> ConfigError."""
   try:
-    return pipeline_lib.make_eval_input(config.data, split, mesh, config.eval.batch_size,
-                                        official_protocol=official_protocol)
+    return pipeline_lib.make_eval_input(
+      config.data, split, mesh, config.eval.batch_size, official_protocol=official_protocol
+    )
   except (ValueError, FileNotFoundError) as e:
     raise ConfigError(f"data {config.data.name!r} split {split!r}: {e}") from e
 
@@ -76,6 +82,7 @@ def run_eval(config, workdir: str) -> dict:
   """--mode=eval: restores config.eval.checkpoint ('best' | 'latest' | step) from the workdir,
   evaluates config.data / config.eval.split, prints the official report, writes the files."""
   from abstract_cls.evaluation import report as report_lib  # pylint: disable=g-import-not-at-top
+
   mesh_lib.maybe_initialize_distributed()
   model, _, step = checkpointing.restore_for_inference(workdir, config.eval.checkpoint)
   graphs, params, rest = state_lib.split_model(model)
@@ -91,15 +98,19 @@ def run_eval(config, workdir: str) -> dict:
     metrics["seed_check"] = _seed_check(eval_step, params, rest, eval_input, metrics)
   out_dir = report_dir(workdir, config.data.name, split, official)
   if mesh_lib.is_primary():
-    print(f"Checkpoint step {step} of {workdir}; data {config.data.name}, split {split}"
-          f"{' (official protocol: resize 256, centre-crop 224)' if official else ''}; "
-          f"{eval_input.num_examples} images.")
+    print(
+      f"Checkpoint step {step} of {workdir}; data {config.data.name}, split {split}"
+      f"{' (official protocol: resize 256, centre-crop 224)' if official else ''}; "
+      f"{eval_input.num_examples} images."
+    )
     print(report_lib.official_text(metrics))
     report_lib.write(metrics, out_dir)
     if "seed_check" in metrics:
       check = metrics["seed_check"]
-      print(f"Seeds {list(OFFICIAL_SEEDS)}: accuracy {check['accuracy']}, macro-F1 "
-            f"{check['macro_f1']}; within {OFFICIAL_TOLERANCE}: {check['agree']}")
+      print(
+        f"Seeds {list(OFFICIAL_SEEDS)}: accuracy {check['accuracy']}, macro-F1 "
+        f"{check['macro_f1']}; within {OFFICIAL_TOLERANCE}: {check['agree']}"
+      )
       with open(os.path.join(out_dir, "seed_check.json"), "w", encoding="utf-8") as f:
         json.dump(check, f, indent=1)
     print(f"Wrote report.json, report.md and confusion.png to {out_dir}")
@@ -115,7 +126,13 @@ def _seed_check(eval_step, params, rest, eval_input, metrics) -> dict:
     m = compute_metrics(eval_step, params, rest, eval_input) if seed else metrics
     accuracies.append(round(float(m["accuracy"]), 6))
     f1s.append(round(float(m["macro_f1"]), 6))
-  agree = (max(accuracies) - min(accuracies) <= OFFICIAL_TOLERANCE and
-           max(f1s) - min(f1s) <= OFFICIAL_TOLERANCE)
-  return {"seeds": list(OFFICIAL_SEEDS), "accuracy": accuracies, "macro_f1": f1s,
-          "agree": bool(agree)}
+  agree = (
+    max(accuracies) - min(accuracies) <= OFFICIAL_TOLERANCE
+    and max(f1s) - min(f1s) <= OFFICIAL_TOLERANCE
+  )
+  return {
+    "seeds": list(OFFICIAL_SEEDS),
+    "accuracy": accuracies,
+    "macro_f1": f1s,
+    "agree": bool(agree),
+  }

@@ -5,6 +5,7 @@ config.loss fields: label_smoothing, focal_gamma (0 = plain cross-entropy), l1, 
 and they are separate from the optimiser's weight decay).
 Class weights come from the input pipeline (data.class_weighting; all ones for 'none').
 """
+
 from __future__ import annotations
 
 import jax
@@ -13,8 +14,9 @@ import jax.numpy as jnp
 from abstract_cls.train import optimizer as optimizer_lib
 
 
-def classification_loss(logits, label_probs, class_weights, *, label_smoothing: float = 0.0,
-                        focal_gamma: float = 0.0):
+def classification_loss(
+  logits, label_probs, class_weights, *, label_smoothing: float = 0.0, focal_gamma: float = 0.0
+):
   """Mean over the batch of the (weighted) soft-target cross-entropy or focal loss.
 
   logits float32 [B, K]; label_probs [B, K] (one-hot, or soft after mixup / cutmix);
@@ -44,8 +46,9 @@ def weight_penalty(params, l1: float, l2: float):
   if l1 == 0 and l2 == 0:
     return jnp.zeros((), jnp.float32)
   mask = optimizer_lib.decay_mask(params)
-  leaves = [p for p, m in zip(jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(mask))
-            if m]
+  leaves = [
+    p for p, m in zip(jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(mask)) if m
+  ]
   total = jnp.zeros((), jnp.float32)
   if l1:
     total += l1 * sum(jnp.sum(jnp.abs(p)) for p in leaves)

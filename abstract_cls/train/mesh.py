@@ -4,14 +4,15 @@ Data parallelism only: the batch axis is sharded over the mesh axis 'data' and e
 parameter is replicated. Several processes (hosts, or one process per GPU) join through
 jax.distributed.initialize() when the environment says there are several of them.
 """
+
 from __future__ import annotations
 
 import os
 
-from absl import logging
 import jax
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 import numpy as np
+from absl import logging
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 DATA_AXIS = "data"
 
@@ -38,12 +39,18 @@ def maybe_initialize_distributed() -> None:
     return
   kwargs = {}
   if "JAX_COORDINATOR_ADDRESS" in os.environ:
-    kwargs = dict(coordinator_address=os.environ["JAX_COORDINATOR_ADDRESS"],
-                  num_processes=int(os.environ["JAX_NUM_PROCESSES"]),
-                  process_id=int(os.environ["JAX_PROCESS_ID"]))
+    kwargs = dict(
+      coordinator_address=os.environ["JAX_COORDINATOR_ADDRESS"],
+      num_processes=int(os.environ["JAX_NUM_PROCESSES"]),
+      process_id=int(os.environ["JAX_PROCESS_ID"]),
+    )
   jax.distributed.initialize(**kwargs)
-  logging.info("Joined %d processes as process %d; %d global devices.",
-               jax.process_count(), jax.process_index(), jax.device_count())
+  logging.info(
+    "Joined %d processes as process %d; %d global devices.",
+    jax.process_count(),
+    jax.process_index(),
+    jax.device_count(),
+  )
 
 
 def make_mesh(num_devices: int = 0) -> Mesh:
@@ -85,7 +92,8 @@ def shard_global_batch(tree, mesh: Mesh):
   over 'data', each process placing only the rows of its own devices."""
   sharding = batch_sharded(mesh)
   return jax.tree_util.tree_map(
-      lambda x: jax.make_array_from_callback(x.shape, sharding, lambda index: x[index]), tree)
+    lambda x: jax.make_array_from_callback(x.shape, sharding, lambda index: x[index]), tree
+  )
 
 
 def is_primary() -> bool:

@@ -3,6 +3,7 @@
 Only the primary process writes; the others get a writer that does nothing, so the loop
 calls it unconditionally. TensorBoard files come from tensorboardX (no TensorFlow).
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,15 @@ def _plain(value):
 class MetricsWriter:
   """Appends rows to the workdir's JSON-lines files and mirrors scalars to TensorBoard."""
 
-  def __init__(self, workdir: str, *, enabled: bool, total_steps: int, initial_step: int,
-               progress_bar: bool = True):
+  def __init__(
+    self,
+    workdir: str,
+    *,
+    enabled: bool,
+    total_steps: int,
+    initial_step: int,
+    progress_bar: bool = True,
+  ):
     self._enabled = enabled
     self._tb = None
     self._bar = None
@@ -40,10 +48,17 @@ class MetricsWriter:
     self._metrics_path = os.path.join(workdir, "metrics.jsonl")
     self._layers_path = os.path.join(workdir, "layer_grad_norms.jsonl")
     from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+
     self._tb = SummaryWriter(logdir=os.path.join(workdir, "tensorboard"))
     if progress_bar:
-      self._bar = tqdm.tqdm(total=total_steps, initial=initial_step, unit="step",
-                            dynamic_ncols=True, file=sys.stderr, smoothing=0.1)
+      self._bar = tqdm.tqdm(
+        total=total_steps,
+        initial=initial_step,
+        unit="step",
+        dynamic_ncols=True,
+        file=sys.stderr,
+        smoothing=0.1,
+      )
 
   def _append(self, path: str, row: dict) -> None:
     with open(path, "a", encoding="utf-8") as f:
@@ -58,8 +73,7 @@ class MetricsWriter:
       if key not in ("step", "epoch"):
         self._tb.add_scalar(f"train/{key}", value, row["step"])
     if self._bar is not None:
-      self._bar.set_postfix(loss=f"{row['loss']:.3f}", acc=f"{row['accuracy']:.3f}",
-                            refresh=False)
+      self._bar.set_postfix(loss=f"{row['loss']:.3f}", acc=f"{row['accuracy']:.3f}", refresh=False)
 
   def write_eval(self, step: int, epoch: float, split: str, metrics: dict) -> None:
     if not self._enabled:
@@ -70,8 +84,10 @@ class MetricsWriter:
         self._tb.add_scalar(f"eval_{split}/{key}", metrics[key], step)
     for domain, values in metrics.get("per_domain", {}).items():
       self._tb.add_scalar(f"eval_{split}/accuracy_{domain}", values["accuracy"], step)
-    self.message(f"step {step} eval[{split}]: accuracy {metrics['accuracy']:.4f} "
-                 f"macro-F1 {metrics['macro_f1']:.4f}")
+    self.message(
+      f"step {step} eval[{split}]: accuracy {metrics['accuracy']:.4f} "
+      f"macro-F1 {metrics['macro_f1']:.4f}"
+    )
 
   def write_layer_norms(self, step: int, named_norms: list) -> None:
     if not self._enabled:

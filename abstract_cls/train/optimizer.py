@@ -8,10 +8,11 @@ min_lr_ratio (cosine floor as a fraction of lr), clip_norm (0 = off), ema_decay 
 Weight decay here is the optimiser's (coupled for SGD as in torch.optim.SGD, decoupled for
 AdamW). The explicit L1 / L2 penalty terms added to the loss live in losses.py.
 """
+
 from __future__ import annotations
 
-from collections.abc import Callable
 import functools
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -35,9 +36,14 @@ def schedule_values(opt_config, steps_per_epoch: int, total_steps: int) -> dict:
   if opt_config.schedule not in SCHEDULES:
     raise ConfigError(f"optimizer.schedule={opt_config.schedule!r}; expected one of {SCHEDULES}")
   warmup = int(round(opt_config.warmup_epochs * steps_per_epoch))
-  values = dict(peak=opt_config.lr, warmup=warmup, decay_steps=max(total_steps - warmup, 1),
-                floor=opt_config.min_lr_ratio, factor=opt_config.step_factor,
-                boundaries=[round(e * steps_per_epoch) for e in opt_config.step_epochs])
+  values = dict(
+    peak=opt_config.lr,
+    warmup=warmup,
+    decay_steps=max(total_steps - warmup, 1),
+    floor=opt_config.min_lr_ratio,
+    factor=opt_config.step_factor,
+    boundaries=[round(e * steps_per_epoch) for e in opt_config.step_epochs],
+  )
   return {k: np.asarray(v, np.float32) for k, v in values.items()}
 
 
@@ -79,11 +85,18 @@ def make_optimizer(opt_config) -> optax.GradientTransformation:
   if opt_config.name == "sgd":
     if opt_config.weight_decay > 0:
       chain.append(optax.add_decayed_weights(opt_config.weight_decay, mask))
-    chain.append(optax.sgd(1.0, momentum=opt_config.momentum or None,
-                           nesterov=opt_config.nesterov))
+    chain.append(optax.sgd(1.0, momentum=opt_config.momentum or None, nesterov=opt_config.nesterov))
   else:
-    chain.append(optax.adamw(1.0, b1=opt_config.b1, b2=opt_config.b2, eps=opt_config.eps,
-                             weight_decay=opt_config.weight_decay, mask=mask))
+    chain.append(
+      optax.adamw(
+        1.0,
+        b1=opt_config.b1,
+        b2=opt_config.b2,
+        eps=opt_config.eps,
+        weight_decay=opt_config.weight_decay,
+        mask=mask,
+      )
+    )
   return optax.chain(*chain)
 
 

@@ -4,6 +4,7 @@ Images are decoded with the project's robust decoder (alpha on white, EXIF, odd 
 preprocessed exactly as for evaluation (config.data.image_size, or the official protocol
 when config.eval.official_protocol). Unreadable files are skipped and listed.
 """
+
 from __future__ import annotations
 
 import csv
@@ -31,8 +32,9 @@ def list_images(inputs: list[str]) -> list[str]:
   for item in inputs:
     if os.path.isdir(item):
       for root, _, names in sorted(os.walk(item)):
-        files += [os.path.join(root, n) for n in sorted(names)
-                  if n.lower().endswith(IMAGE_SUFFIXES)]
+        files += [
+          os.path.join(root, n) for n in sorted(names) if n.lower().endswith(IMAGE_SUFFIXES)
+        ]
     elif os.path.isfile(item):
       files.append(item)
     else:
@@ -53,7 +55,7 @@ def _decode(files: list[str], size: int, crop: int | None):
       continue
     if crop is not None:
       off = (size - crop) // 2
-      image = image[off:off + crop, off:off + crop]
+      image = image[off : off + crop, off : off + crop]
     images.append(image)
     kept.append(path)
   return images, kept, skipped
@@ -75,15 +77,17 @@ def run_predict(config, workdir: str, inputs: list[str], output: str = "") -> st
     raise ConfigError(f"none of the {len(files)} input images could be read")
   n = len(kept)
   arrays = pipeline_lib.SplitArrays(
-      images=np.stack(images), labels=np.zeros(n, np.int32),
-      domains=np.full(n, taxonomy.DOMAIN_INDEX["UNKNOWN"], np.int32),
-      file_names=np.array(kept, dtype=str), l3_objects=np.array([""] * n, dtype=str))
-  eval_input = pipeline_lib.make_eval_input(config.data, "predict", mesh,
-                                            config.eval.batch_size, official_protocol=official,
-                                            arrays=arrays)
+    images=np.stack(images),
+    labels=np.zeros(n, np.int32),
+    domains=np.full(n, taxonomy.DOMAIN_INDEX["UNKNOWN"], np.int32),
+    file_names=np.array(kept, dtype=str),
+    l3_objects=np.array([""] * n, dtype=str),
+  )
+  eval_input = pipeline_lib.make_eval_input(
+    config.data, "predict", mesh, config.eval.batch_size, official_protocol=official, arrays=arrays
+  )
   params, rest = jax.device_put((params, rest), mesh_lib.replicated(mesh))
-  out = evaluate_lib.predict_arrays(step_lib.make_eval_step(graphs, mesh), params, rest,
-                                    eval_input)
+  out = evaluate_lib.predict_arrays(step_lib.make_eval_step(graphs, mesh), params, rest, eval_input)
   top_k = max(1, min(config.eval.top_k, taxonomy.NUM_CLASSES))
   order = np.argsort(-out["prob"], axis=1, kind="stable")[:, :top_k]
   infos = taxonomy.classes()
@@ -100,6 +104,8 @@ def run_predict(config, workdir: str, inputs: list[str], output: str = "") -> st
       for c in order[i]:
         row += [infos[c].code, infos[c].name, f"{out['prob'][i, c]:.6f}"]
       writer.writerow(row)
-  print(f"Checkpoint step {step}: wrote {n} predictions to {output}"
-        f"{f' ({len(skipped)} unreadable files skipped)' if skipped else ''}")
+  print(
+    f"Checkpoint step {step}: wrote {n} predictions to {output}"
+    f"{f' ({len(skipped)} unreadable files skipped)' if skipped else ''}"
+  )
   return output

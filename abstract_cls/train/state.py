@@ -8,14 +8,15 @@ statistics, dropout RNG state). The module structure lives in two static graph d
 one in train mode and one in eval mode, so no mode switch happens inside jit:
 nnx.merge(graphs.train, params, rest) is the model.
 """
+
 from __future__ import annotations
 
 import dataclasses
 
-from flax import nnx
 import jax
 import jax.numpy as jnp
 import optax
+from flax import nnx
 
 from abstract_cls import models as models_lib
 from abstract_cls import taxonomy
@@ -32,13 +33,15 @@ class Graphs:
 def build_model(model_config, seed: int) -> nnx.Module:
   known = models_lib.list_models()
   if model_config.name not in known:
-    raise ConfigError(f"model.name={model_config.name!r} is not a known model; "
-                      f"known: {', '.join(known)}")
+    raise ConfigError(
+      f"model.name={model_config.name!r} is not a known model; known: {', '.join(known)}"
+    )
   options = model_config.options.to_dict() if "options" in model_config else {}
   # A traced seed (under jit) must be turned into a key first; nnx.Rngs(int) does the same.
   rngs = nnx.Rngs(seed) if isinstance(seed, int) else nnx.Rngs(jax.random.key(seed))
-  return models_lib.get_model(model_config.name, num_classes=taxonomy.NUM_CLASSES,
-                              rngs=rngs, **options)
+  return models_lib.get_model(
+    model_config.name, num_classes=taxonomy.NUM_CLASSES, rngs=rngs, **options
+  )
 
 
 def split_model(model: nnx.Module):
@@ -56,8 +59,14 @@ def _init_fn(config, optimizer, graphs_out: list):
     graphs, params, rest = split_model(model)
     graphs_out.append(graphs)
     ema = params if config.optimizer.ema_decay > 0 else {}
-    return dict(step=jnp.zeros((), jnp.int32), params=params, rest=rest,
-                opt_state=optimizer.init(params), ema=ema)
+    return dict(
+      step=jnp.zeros((), jnp.int32),
+      params=params,
+      rest=rest,
+      opt_state=optimizer.init(params),
+      ema=ema,
+    )
+
   return init
 
 
@@ -78,11 +87,13 @@ def create_train_state(config, mesh, optimizer: optax.GradientTransformation):
 def abstract_train_state(config, mesh, optimizer):
   """(Graphs, state of ShapeDtypeStructs with replicated shardings) without computing anything."""
   graphs = []
-  abstract = jax.eval_shape(_init_fn(config, optimizer, graphs),
-                            jax.ShapeDtypeStruct((), jnp.int32))
+  abstract = jax.eval_shape(
+    _init_fn(config, optimizer, graphs), jax.ShapeDtypeStruct((), jnp.int32)
+  )
   sharding = mesh_lib.replicated(mesh)
   abstract = jax.tree_util.tree_map(
-      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), abstract)
+    lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), abstract
+  )
   return graphs[0], abstract
 
 

@@ -5,12 +5,13 @@ One jax.jit over the mesh: the batch is produced INSIDE the step by the input pi
 parameters are replicated; the train state and the metric accumulators are donated.
 Metrics are summed on the device and fetched by the loop every log_every steps.
 """
+
 from __future__ import annotations
 
-from flax import nnx
 import jax
 import jax.numpy as jnp
 import optax
+from flax import nnx
 
 from abstract_cls.train import losses
 from abstract_cls.train import mesh as mesh_lib
@@ -20,9 +21,17 @@ from abstract_cls.train import optimizer as optimizer_lib
 def init_accumulators():
   """Running sums since the last fetch, plus the latest health norms and the NaN sentinel."""
   zero = jnp.zeros((), jnp.float32)
-  return dict(loss_sum=zero, correct=zero, count=zero, steps=zero, lr=zero, grad_norm=zero,
-              param_norm=zero, update_norm=zero,
-              nonfinite_step=jnp.full((), -1, jnp.int32))
+  return dict(
+    loss_sum=zero,
+    correct=zero,
+    count=zero,
+    steps=zero,
+    lr=zero,
+    grad_norm=zero,
+    param_norm=zero,
+    update_norm=zero,
+    nonfinite_step=jnp.full((), -1, jnp.int32),
+  )
 
 
 def make_train_step(graphs, train_input, optimizer, config, class_weights, mesh):
@@ -45,8 +54,12 @@ def make_train_step(graphs, train_input, optimizer, config, class_weights, mesh)
     logits = model(batch["image"]).astype(jnp.float32)
     _, _, new_rest = nnx.split(model, nnx.Param, ...)
     loss = losses.classification_loss(
-        logits, batch["label_probs"], class_weights,
-        label_smoothing=loss_config.label_smoothing, focal_gamma=loss_config.focal_gamma)
+      logits,
+      batch["label_probs"],
+      class_weights,
+      label_smoothing=loss_config.label_smoothing,
+      focal_gamma=loss_config.focal_gamma,
+    )
     total = loss + losses.weight_penalty(params, loss_config.l1, loss_config.l2)
     return total, (loss, logits, nnx.to_pure_dict(new_rest))
 
@@ -57,10 +70,12 @@ def make_train_step(graphs, train_input, optimizer, config, class_weights, mesh)
     batch = train_input.batch(device_data, host_batch, step, key)
     batch = jax.lax.with_sharding_constraint(batch, data_sharding)
     (total, (loss, logits, new_rest)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-        state["params"], state["rest"], batch)
+      state["params"], state["rest"], batch
+    )
     updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
-    lr = optimizer_lib.learning_rate(config.optimizer.schedule,
-                                     {k: v for k, v in schedule.items() if k != "seed"}, step)
+    lr = optimizer_lib.learning_rate(
+      config.optimizer.schedule, {k: v for k, v in schedule.items() if k != "seed"}, step
+    )
     updates = jax.tree_util.tree_map(lambda u: (lr * u).astype(u.dtype), updates)
     params = optax.apply_updates(state["params"], updates)
     grad_norm = optax.tree.norm(grads)
@@ -75,21 +90,29 @@ def make_train_step(graphs, train_input, optimizer, config, class_weights, mesh)
     labels = batch["label"]
     correct = jnp.sum((jnp.argmax(logits, -1) == labels).astype(jnp.float32))
     new_acc = dict(
-        loss_sum=acc["loss_sum"] + loss, correct=acc["correct"] + correct,
-        count=acc["count"] + labels.shape[0], steps=acc["steps"] + 1.0,
-        lr=jnp.asarray(lr, jnp.float32),
-        grad_norm=grad_norm, param_norm=optax.tree.norm(params),
-        update_norm=optax.tree.norm(updates),
-        nonfinite_step=jnp.where((acc["nonfinite_step"] < 0) & ~finite, step,
-                                 acc["nonfinite_step"]))
+      loss_sum=acc["loss_sum"] + loss,
+      correct=acc["correct"] + correct,
+      count=acc["count"] + labels.shape[0],
+      steps=acc["steps"] + 1.0,
+      lr=jnp.asarray(lr, jnp.float32),
+      grad_norm=grad_norm,
+      param_norm=optax.tree.norm(params),
+      update_norm=optax.tree.norm(updates),
+      nonfinite_step=jnp.where((acc["nonfinite_step"] < 0) & ~finite, step, acc["nonfinite_step"]),
+    )
     leaf_norms = {}
     if with_layer_norms:  # grouped into layers (by Param metadata) on the host
       leaf_norms = jax.tree_util.tree_map(
-          lambda g: jnp.sqrt(jnp.sum(jnp.square(g.astype(jnp.float32)))), grads)
+        lambda g: jnp.sqrt(jnp.sum(jnp.square(g.astype(jnp.float32)))), grads
+      )
     return new_state, new_acc, leaf_norms
 
-  jitted = jax.jit(train_step, donate_argnums=(0, 1), static_argnames=("with_layer_norms",),
-                   out_shardings=mesh_lib.replicated(mesh))
+  jitted = jax.jit(
+    train_step,
+    donate_argnums=(0, 1),
+    static_argnames=("with_layer_norms",),
+    out_shardings=mesh_lib.replicated(mesh),
+  )
   return jitted
 
 
@@ -99,7 +122,10 @@ def make_eval_step(graphs, mesh):
   def eval_step(params, rest, images, labels):
     model = nnx.merge(graphs.eval, params, rest)
     logits = model(images).astype(jnp.float32)
-    return dict(pred=jnp.argmax(logits, -1).astype(jnp.int32), prob=jax.nn.softmax(logits),
-                loss=losses.per_example_cross_entropy(logits, labels))
+    return dict(
+      pred=jnp.argmax(logits, -1).astype(jnp.int32),
+      prob=jax.nn.softmax(logits),
+      loss=losses.per_example_cross_entropy(logits, labels),
+    )
 
   return jax.jit(eval_step, out_shardings=mesh_lib.batch_sharded(mesh))

@@ -1,4 +1,5 @@
 """Encoded test images of every kind the builders must handle, good and bad."""
+
 from __future__ import annotations
 
 import io
@@ -12,8 +13,9 @@ from PIL import Image
 def _pattern(width: int, height: int, seed: int = 0) -> np.ndarray:
   rng = np.random.default_rng(seed)
   y, x = np.mgrid[0:height, 0:width]
-  base = np.stack([x * 255 // max(width - 1, 1), y * 255 // max(height - 1, 1),
-                   np.full_like(x, 128)], axis=-1)
+  base = np.stack(
+    [x * 255 // max(width - 1, 1), y * 255 // max(height - 1, 1), np.full_like(x, 128)], axis=-1
+  )
   return np.clip(base + rng.integers(-20, 20, base.shape), 0, 255).astype(np.uint8)
 
 
@@ -30,7 +32,7 @@ def rgb(width: int = 40, height: int = 32, fmt: str = "PNG", seed: int = 0) -> b
 def rgba_transparent(size: int = 32) -> bytes:
   """Black strokes on a fully transparent background (black if alpha is dropped)."""
   array = np.zeros((size, size, 4), np.uint8)
-  array[size // 4:size // 2, :, 3] = 255  # opaque black band; rest transparent black
+  array[size // 4 : size // 2, :, 3] = 255  # opaque black band; rest transparent black
   return encode(Image.fromarray(array, "RGBA"), "PNG")
 
 
@@ -65,12 +67,22 @@ def truncated_jpeg(size: int = 64) -> bytes:
 
 def bomb_png(width: int = 20000, height: int = 20000) -> bytes:
   """A valid PNG header claiming a huge image; the pixel data is never reached."""
+
   def chunk(kind: bytes, payload: bytes) -> bytes:
-    return (struct.pack(">I", len(payload)) + kind + payload
-            + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF))
+    return (
+      struct.pack(">I", len(payload))
+      + kind
+      + payload
+      + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+    )
+
   header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-  return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-          + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+  return (
+    b"\x89PNG\r\n\x1a\n"
+    + chunk(b"IHDR", header)
+    + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+    + chunk(b"IEND", b"")
+  )
 
 
 NOT_AN_IMAGE = b"this is a text file that someone saved with a .jpg name\n"
@@ -85,12 +97,23 @@ def animated_gif(size: int = 16, frames: int = 3) -> bytes:
 
 def rgb48_png(width: int = 8, height: int = 6) -> bytes:
   """16 bits per channel RGB PNG (Pillow has no mode to write it; built by hand)."""
+
   def chunk(kind: bytes, payload: bytes) -> bytes:
-    return (struct.pack(">I", len(payload)) + kind + payload
-            + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF))
-  pixels = (np.arange(width * height * 3, dtype=np.uint32).reshape(height, width * 3)
-            * 1000 % 65536).astype(">u2")
+    return (
+      struct.pack(">I", len(payload))
+      + kind
+      + payload
+      + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+    )
+
+  pixels = (
+    np.arange(width * height * 3, dtype=np.uint32).reshape(height, width * 3) * 1000 % 65536
+  ).astype(">u2")
   raw = b"".join(b"\x00" + row.tobytes() for row in pixels)
   header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
-  return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
-          + chunk(b"IEND", b""))
+  return (
+    b"\x89PNG\r\n\x1a\n"
+    + chunk(b"IHDR", header)
+    + chunk(b"IDAT", zlib.compress(raw))
+    + chunk(b"IEND", b"")
+  )

@@ -3,14 +3,15 @@
 tfds.testing.DatasetBuilderTestCase needs TensorFlow (not installed), so these are plain
 pytest tests that prepare from the dummy data and check split counts and the report.
 """
+
 import concurrent.futures
 import pathlib
 import time
 
+import archive_fixtures
 import numpy as np
 import pytest
 
-import archive_fixtures
 from abstract_cls.data import builders
 from abstract_cls.data.builders.abstract_icons import abstract_icons_dataset_builder as icons_lib
 
@@ -55,8 +56,10 @@ def test_missing_archive_is_a_clear_error(tmp_path):
     builders.prepare("abstract_icons", tmp_path / "tfds", archive_dir=tmp_path / "nothing")
 
 
-@pytest.mark.skipif(not (icons_lib.EMBEDDED_DIR / "manifest.csv").exists(),
-                    reason="embedded archive not generated yet (Contract 1)")
+@pytest.mark.skipif(
+  not (icons_lib.EMBEDDED_DIR / "manifest.csv").exists(),
+  reason="embedded archive not generated yet (Contract 1)",
+)
 def test_real_embedded_archive_prepares_quickly(tmp_path):
   start = time.perf_counter()
   builder = builders.prepare("abstract_icons", tmp_path)
@@ -81,5 +84,6 @@ def test_concurrent_prepares_of_one_dataset_both_succeed(tmp_path):
 
   with concurrent.futures.ThreadPoolExecutor(2) as pool:
     results = list(pool.map(prepare_and_count, range(2)))
-  assert results[0] == results[1] == {"train": 5, "validation": 2, "test": 2,
-                                      "test_unseen_style": 2}
+  assert (
+    results[0] == results[1] == {"train": 5, "validation": 2, "test": 2, "test_unseen_style": 2}
+  )

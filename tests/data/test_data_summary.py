@@ -1,12 +1,13 @@
 """The summary command: counts per split x class x domain, sizes, imbalance, chart."""
+
 import json
 import pathlib
 import subprocess
 import sys
 
+import archive_fixtures
 from PIL import Image
 
-import archive_fixtures
 from abstract_cls import taxonomy
 from abstract_cls.data import builders
 from abstract_cls.data import summary as summary_lib
@@ -31,9 +32,20 @@ def test_summary_command_writes_json_text_and_chart(tmp_path):
   manual = pathlib.Path(builders.BUILDERS["dcc2022"].code_path).parent / "dummy_data"
   out = tmp_path / "out"
   result = subprocess.run(
-      [sys.executable, "-m", "abstract_cls.data.summary", "--dataset=dcc2022",
-       f"--data_dir={tmp_path / 'tfds'}", f"--manual_dir={manual}", f"--out={out}",
-       "--stored_short_side=32"], capture_output=True, text=True, check=True)
+    [
+      sys.executable,
+      "-m",
+      "abstract_cls.data.summary",
+      "--dataset=dcc2022",
+      f"--data_dir={tmp_path / 'tfds'}",
+      f"--manual_dir={manual}",
+      f"--out={out}",
+      "--stored_short_side=32",
+    ],
+    capture_output=True,
+    text=True,
+    check=True,
+  )
   assert "== train: 12 images" in result.stdout and "prepare report: kept 14" in result.stdout
   written = json.loads((out / "summary_dcc2022.json").read_text())
   assert written["splits"]["validation"]["num_examples"] == 2

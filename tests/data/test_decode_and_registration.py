@@ -1,12 +1,13 @@
 """decode.load_image_rgb on every kind of input; `import abstract_cls.data` registers builders."""
+
 import subprocess
 import sys
 import warnings
 
+import image_fixtures as images
 import numpy as np
 import pytest
 
-import image_fixtures as images
 from abstract_cls.data import decode
 from abstract_cls.data.builders.aihub_abstract import aihub_abstract_dataset_builder as aihub
 
@@ -14,7 +15,9 @@ from abstract_cls.data.builders.aihub_abstract import aihub_abstract_dataset_bui
 pytestmark = pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarning")
 
 
-@pytest.mark.parametrize("data, fix", [
+@pytest.mark.parametrize(
+  "data, fix",
+  [
     (images.rgb(), None),
     (images.rgba_transparent(), "RGBA alpha composited on white"),
     (images.palette_gif(), "palette -> RGB"),
@@ -23,7 +26,9 @@ pytestmark = pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarni
     (images.grey16_png(), "high bit depth (I;16) -> 8-bit RGB"),
     (images.exif_rotated_jpeg(), "EXIF orientation 6 applied"),
     (images.rgb48_png(), "16-bit PNG -> 8-bit"),
-], ids=["rgb", "rgba", "palette", "grey", "cmyk", "grey16", "exif", "rgb48"])
+  ],
+  ids=["rgb", "rgba", "palette", "grey", "cmyk", "grey16", "exif", "rgb48"],
+)
 def test_repairable_images_decode_to_uint8_rgb(data, fix):
   decoded = decode.decode_image(data)
   assert decoded.pixels.dtype == np.uint8 and decoded.pixels.shape[2] == 3
@@ -41,13 +46,17 @@ def test_sixteen_bit_uses_the_full_range():
   assert pixels.max() > 200  # not clipped to 255 of 65535, nor left dark
 
 
-@pytest.mark.parametrize("data, reason", [
+@pytest.mark.parametrize(
+  "data, reason",
+  [
     (images.truncated_jpeg(), "truncated or corrupt image"),
     (images.NOT_AN_IMAGE, "not an image"),
     (b"", "empty file"),
     (images.bomb_png(), "decompression bomb"),
     (images.bomb_png(9000, 9000), "decompression bomb"),
-], ids=["truncated", "text", "zero_bytes", "bomb", "bomb_in_warning_range"])
+  ],
+  ids=["truncated", "text", "zero_bytes", "bomb", "bomb_in_warning_range"],
+)
 def test_bad_images_raise_with_a_reason(data, reason):
   with pytest.raises(decode.ImageDecodeError) as error:
     decode.load_image_rgb(data, name="x.jpg")
@@ -68,23 +77,28 @@ def test_downscale_keeps_aspect_and_small_images():
   assert decode.load_image_rgb(images.rgb(50, 40), shorter_side=100).shape == (40, 50, 3)
 
 
-@pytest.mark.parametrize("value, expected", [
+@pytest.mark.parametrize(
+  "value, expected",
+  [
     ("[10, 10, 180, 180]", (10, 10, 180, 180)),
     ([1, 2, 3, 4], (1, 2, 3, 4)),
     ("[10, 10, 0, 5]", None),
     ("10,10,5,5", None),
     ("[1, 2, 3]", None),
     (None, None),
-])
+  ],
+)
 def test_parse_bbox(value, expected):
   assert aihub.parse_bbox(value) == expected
 
 
 def test_import_registers_all_builders_without_jax():
-  code = ("import sys, abstract_cls.data, tensorflow_datasets as tfds; "
-          "names = set(tfds.list_builders(with_community_datasets=False)); "
-          "print(all(n in names for n in ('abstract_icons', 'dcc2022', 'aihub_abstract')), "
-          "'jax' in sys.modules)")
+  code = (
+    "import sys, abstract_cls.data, tensorflow_datasets as tfds; "
+    "names = set(tfds.list_builders(with_community_datasets=False)); "
+    "print(all(n in names for n in ('abstract_icons', 'dcc2022', 'aihub_abstract')), "
+    "'jax' in sys.modules)"
+  )
   out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
   assert out.stdout.split() == ["True", "False"]
 

@@ -3,12 +3,13 @@
 tfds.testing.DatasetBuilderTestCase needs TensorFlow (not installed); these pytest tests
 prepare from manual dirs built in tmp_path and check split counts and prepare_report.json.
 """
+
 import pathlib
 
+import manual_fixtures
 import numpy as np
 import pytest
 
-import manual_fixtures
 from abstract_cls import taxonomy
 from abstract_cls.data import builders
 
@@ -34,8 +35,9 @@ def _check_report(builder, expected):
 
 def test_dcc2022_split_layout_every_bad_input(tmp_path):
   expected = manual_fixtures.make_dcc2022(tmp_path / "manual")
-  builder = builders.prepare("dcc2022", tmp_path / "tfds", tmp_path / "manual",
-                             stored_short_side=SIDE)
+  builder = builders.prepare(
+    "dcc2022", tmp_path / "tfds", tmp_path / "manual", stored_short_side=SIDE
+  )
   report = _check_report(builder, expected)
   assert builder.data_dir.endswith(f"dcc2022/s{SIDE}/1.0.0")
   fixes = {e["file"]: e["what"] for e in report["fixed"]}
@@ -51,8 +53,9 @@ def test_dcc2022_split_layout_every_bad_input(tmp_path):
 
 def test_class_index_is_lexicographic_folder_order(tmp_path):
   manual_fixtures.make_dcc2022(tmp_path / "manual")
-  builder = builders.prepare("dcc2022", tmp_path / "tfds", tmp_path / "manual",
-                             stored_short_side=SIDE)
+  builder = builders.prepare(
+    "dcc2022", tmp_path / "tfds", tmp_path / "manual", stored_short_side=SIDE
+  )
   labels = {name.split("/")[1]: int(r["label"]) for name, r in _records(builder, "train").items()}
   assert labels == {"L2_10": 0, "L2_3": 8, "L2_52": 19}
   assert builder.info.features["label"].names == sorted(taxonomy.class_codes())
@@ -60,8 +63,9 @@ def test_class_index_is_lexicographic_folder_order(tmp_path):
 
 def test_dcc2022_single_folder_layout_is_train_only(tmp_path):
   expected = manual_fixtures.make_dcc2022(tmp_path / "manual", split_layout=False)
-  builder = builders.prepare("dcc2022", tmp_path / "tfds", tmp_path / "manual",
-                             stored_short_side=SIDE)
+  builder = builders.prepare(
+    "dcc2022", tmp_path / "tfds", tmp_path / "manual", stored_short_side=SIDE
+  )
   _check_report(builder, expected)
 
 
@@ -82,8 +86,9 @@ def test_not_prepared_without_manual_dir_is_a_clear_error(tmp_path):
 
 def test_aihub_every_bad_input(tmp_path):
   expected = manual_fixtures.make_aihub(tmp_path / "manual")
-  builder = builders.prepare("aihub_abstract", tmp_path / "tfds", tmp_path / "manual",
-                             stored_short_side=SIDE)
+  builder = builders.prepare(
+    "aihub_abstract", tmp_path / "tfds", tmp_path / "manual", stored_short_side=SIDE
+  )
   _check_report(builder, expected)
   train = _records(builder, "train")
   prefix = "1.Training/원천데이터/TS3/ABSTRACT_SKETCH/L1_6/"
@@ -101,8 +106,13 @@ def test_aihub_every_bad_input(tmp_path):
 
 def test_aihub_crop_to_bbox(tmp_path):
   manual_fixtures.make_aihub(tmp_path / "manual")
-  builder = builders.prepare("aihub_abstract", tmp_path / "tfds", tmp_path / "manual",
-                             stored_short_side=SIDE, crop_to_bbox=True)
+  builder = builders.prepare(
+    "aihub_abstract",
+    tmp_path / "tfds",
+    tmp_path / "manual",
+    stored_short_side=SIDE,
+    crop_to_bbox=True,
+  )
   assert builder.data_dir.endswith(f"aihub_abstract/crop_s{SIDE}/1.0.0")
   train = _records(builder, "train")
   # abs_bbox "[2, 3, 20, 10]" on a 40x32 image -> 10 rows x 20 columns.
@@ -118,8 +128,10 @@ def test_reading_a_prepared_dataset_needs_no_manual_dir(tmp_path):
   assert builder.split_counts() == {"train": 12}
 
 
-@pytest.mark.parametrize("name, make", [("dcc2022", manual_fixtures.make_dcc2022),
-                                        ("aihub_abstract", manual_fixtures.make_aihub)])
+@pytest.mark.parametrize(
+  "name, make",
+  [("dcc2022", manual_fixtures.make_dcc2022), ("aihub_abstract", manual_fixtures.make_aihub)],
+)
 def test_committed_dummy_data_matches_the_fixture(tmp_path, name, make):
   """dummy_data/ was written by manual_fixtures; git drops empty folders, nothing else."""
   expected = make(tmp_path / "regenerated")
@@ -130,27 +142,32 @@ def test_committed_dummy_data_matches_the_fixture(tmp_path, name, make):
 
 def test_file_names_that_are_not_utf8_are_kept_with_escapes(tmp_path):
   import os  # pylint: disable=import-outside-toplevel
+
   import image_fixtures  # pylint: disable=import-outside-toplevel
+
   folder = tmp_path / "manual" / "L2_52"
   folder.mkdir(parents=True)
   # "가.png" in CP949, as an archive unpacked with the wrong code page leaves it.
   with open(os.path.join(os.fsencode(folder), b"\xb0\xa1.png"), "wb") as f:
     f.write(image_fixtures.rgb(20, 20))
-  builder = builders.prepare("dcc2022", tmp_path / "tfds", tmp_path / "manual",
-                             stored_short_side=SIDE)
+  builder = builders.prepare(
+    "dcc2022", tmp_path / "tfds", tmp_path / "manual", stored_short_side=SIDE
+  )
   assert list(_records(builder, "train")) == ["L2_52/\\xb0\\xa1.png"]
 
 
 def test_dcc2022_accepts_one_wrapper_folder(tmp_path):
   expected = manual_fixtures.make_dcc2022(tmp_path / "manual" / "DCC2022_data")
-  builder = builders.prepare("dcc2022", tmp_path / "tfds", tmp_path / "manual",
-                             stored_short_side=SIDE)
+  builder = builders.prepare(
+    "dcc2022", tmp_path / "tfds", tmp_path / "manual", stored_short_side=SIDE
+  )
   assert builder.split_counts() == expected["kept"]
   assert all(name.startswith("DCC2022_data/train/") for name in _records(builder, "train"))
 
 
 def test_split_without_a_usable_image_is_dropped_and_reported(tmp_path):
   import image_fixtures  # pylint: disable=import-outside-toplevel
+
   manual = tmp_path / "manual"
   (manual / "train" / "L2_10").mkdir(parents=True)
   (manual / "train" / "L2_10" / "a.png").write_bytes(image_fixtures.rgb())
@@ -160,8 +177,9 @@ def test_split_without_a_usable_image_is_dropped_and_reported(tmp_path):
   assert builder.split_counts() == {"train": 1}
   report = builders.read_report(builder.data_dir)
   assert report["dropped_splits"] == ["validation"]
-  assert report["skipped"] == [{"file": "valid/L2_10/b.png", "reason": "empty file",
-                                "detail": "0 bytes"}]
+  assert report["skipped"] == [
+    {"file": "valid/L2_10/b.png", "reason": "empty file", "detail": "0 bytes"}
+  ]
 
 
 def test_no_usable_image_at_all_is_one_clear_error(tmp_path):
@@ -173,23 +191,35 @@ def test_no_usable_image_at_all_is_one_clear_error(tmp_path):
 
 def test_aihub_bad_bboxes_keep_the_image_and_are_reported(tmp_path):
   import json  # pylint: disable=import-outside-toplevel
+
   import image_fixtures  # pylint: disable=import-outside-toplevel
+
   folder = tmp_path / "manual" / "1.Training" / "L2_46"
   folder.mkdir(parents=True)
-  bboxes = {"s_0816_1_1": "[30, 20, 50, 50]", "s_0816_2_1": "[x, y]",
-            "s_0816_3_1": "[100, 100, 10, 10]"}
+  bboxes = {
+    "s_0816_1_1": "[30, 20, 50, 50]",
+    "s_0816_2_1": "[x, y]",
+    "s_0816_3_1": "[100, 100, 10, 10]",
+  }
   for stem, bbox in bboxes.items():
     (folder / f"{stem}.png").write_bytes(image_fixtures.rgb(40, 32))
-    (folder / f"{stem}.json").write_text(json.dumps(
-        {"abstract_image": {"abs_domain": "SKETCH", "abs_bbox": bbox}}))
-  builder = builders.prepare("aihub_abstract", tmp_path / "tfds", tmp_path / "manual",
-                             crop_to_bbox=True)
-  shapes = {name.rsplit("/", 1)[1]: r["image"].shape
-            for name, r in _records(builder, "train").items()}
-  assert shapes == {"s_0816_1_1.png": (12, 10, 3), "s_0816_2_1.png": (32, 40, 3),
-                    "s_0816_3_1.png": (32, 40, 3)}
-  fixed = {e["file"].rsplit("/", 1)[1]: e["what"]
-           for e in builders.read_report(builder.data_dir)["fixed"]}
+    (folder / f"{stem}.json").write_text(
+      json.dumps({"abstract_image": {"abs_domain": "SKETCH", "abs_bbox": bbox}})
+    )
+  builder = builders.prepare(
+    "aihub_abstract", tmp_path / "tfds", tmp_path / "manual", crop_to_bbox=True
+  )
+  shapes = {
+    name.rsplit("/", 1)[1]: r["image"].shape for name, r in _records(builder, "train").items()
+  }
+  assert shapes == {
+    "s_0816_1_1.png": (12, 10, 3),
+    "s_0816_2_1.png": (32, 40, 3),
+    "s_0816_3_1.png": (32, 40, 3),
+  }
+  fixed = {
+    e["file"].rsplit("/", 1)[1]: e["what"] for e in builders.read_report(builder.data_dir)["fixed"]
+  }
   assert "clipped" in fixed["s_0816_1_1.png"]
   assert "malformed; whole image kept" in fixed["s_0816_2_1.png"]
   assert "outside" in fixed["s_0816_3_1.png"]
@@ -197,11 +227,14 @@ def test_aihub_bad_bboxes_keep_the_image_and_are_reported(tmp_path):
 
 def test_plain_tfds_api_prepares_without_tensorflow(tmp_path):
   import sys  # pylint: disable=import-outside-toplevel
+
   import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
+
   dummy = pathlib.Path(builders.BUILDERS["dcc2022"].code_path).parent / "dummy_data"
   builder = tfds.builder("dcc2022", data_dir=tmp_path, file_format="array_record")
-  builder.download_and_prepare(file_format="array_record",
-                               download_config=tfds.download.DownloadConfig(manual_dir=dummy))
+  builder.download_and_prepare(
+    file_format="array_record", download_config=tfds.download.DownloadConfig(manual_dir=dummy)
+  )
   assert builder.info.splits["train"].num_examples == 12
   assert builders.read_report(builder.data_dir)["kept"] == 14
   assert "tensorflow" not in sys.modules

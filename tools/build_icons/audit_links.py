@@ -7,24 +7,25 @@ audit would link into one design group, so no audit duplicate group can cross sp
 composes the audit's own pieces (same views, hashes, features and default thresholds) instead
 of copying them, so the two cannot drift apart.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from abstract_cls.audit import duplicates
-from abstract_cls.audit import embedding
-from abstract_cls.audit import hashing
-from abstract_cls.audit import normalize
-from abstract_cls.audit import runner
+from abstract_cls.audit import duplicates, embedding, hashing, normalize, runner
 from abstract_cls.audit import sources as audit_sources
 
 
 def content_views(pngs: list[bytes], names: list[str]) -> np.ndarray:
   """Grey content views [N, 64, 64] decoded exactly as the audit decodes archive members."""
-  return np.stack([
+  return np.stack(
+    [
       normalize.reduce_image(
-          audit_sources.decode_bytes(png, name, max_side=runner.DECODE_SIDE).rgb).content
-      for png, name in zip(pngs, names)])
+        audit_sources.decode_bytes(png, name, max_side=runner.DECODE_SIDE).rgb
+      ).content
+      for png, name in zip(pngs, names)
+    ]
+  )
 
 
 def duplicate_pairs(content: np.ndarray) -> np.ndarray:
@@ -35,10 +36,13 @@ def duplicate_pairs(content: np.ndarray) -> np.ndarray:
   representative, so keeping edge-connected images together keeps each group in one split.
   """
   flipped = np.ascontiguousarray(content[:, :, ::-1])
-  edges = duplicates.hash_edges(hashing.phash(content), hashing.phash(flipped),
-                                duplicates.DEFAULT_HASH_DISTANCE)
-  edges += duplicates.embedding_edges(embedding.fixed_features(content),
-                                      embedding.fixed_features(flipped),
-                                      duplicates.DEFAULT_FIXED_SIMILARITY)
+  edges = duplicates.hash_edges(
+    hashing.phash(content), hashing.phash(flipped), duplicates.DEFAULT_HASH_DISTANCE
+  )
+  edges += duplicates.embedding_edges(
+    embedding.fixed_features(content),
+    embedding.fixed_features(flipped),
+    duplicates.DEFAULT_FIXED_SIMILARITY,
+  )
   pairs = sorted({(min(e.i, e.j), max(e.i, e.j)) for e in edges})
   return np.array(pairs, dtype=np.int64).reshape(-1, 2)

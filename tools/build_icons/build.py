@@ -10,6 +10,7 @@ distance (dedup.py) joined with every pair the project's audit calls a
 duplicate (audit_links.py), split by design group (splits.py), write the
 archive and the manifest. Same inputs -> byte-identical outputs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,10 +18,10 @@ import collections
 import csv
 import hashlib
 import io
+import json
 import pathlib
 import sys
 import time
-import json
 import zipfile
 
 import numpy as np
@@ -29,8 +30,18 @@ from tools.build_icons import audit_links, dedup, names, render, sources, splits
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 OUT_DIR = REPO / "abstract_cls" / "data" / "embedded"
-COLUMNS = ("file", "split", "class_code", "domain", "l3_object", "source_set", "icon_name",
-           "license", "design_group", "phash")
+COLUMNS = (
+  "file",
+  "split",
+  "class_code",
+  "domain",
+  "l3_object",
+  "source_set",
+  "icon_name",
+  "license",
+  "design_group",
+  "phash",
+)
 SPLITS = ("train", "validation", "test", "test_unseen_style")
 # Line-art sets: a render whose ink fills more of its bounding box than this is
 # a solid shape, not a line drawing.
@@ -58,8 +69,10 @@ def collect() -> list[tuple[sources.Icon, names.Match]]:
     if key[1] in icon.source.skip:
       continue
     old = chosen.get(key)
-    if old is None or (len(icon.icon_name), icon.icon_name) < (len(old[0].icon_name),
-                                                               old[0].icon_name):
+    if old is None or (len(icon.icon_name), icon.icon_name) < (
+      len(old[0].icon_name),
+      old[0].icon_name,
+    ):
       chosen[key] = (icon, found)
   log(f"read {seen} icons; {len(chosen)} designs match a level-3 object")
   return [chosen[k] for k in sorted(chosen)]
@@ -83,11 +96,20 @@ def render_all(items, report: collections.Counter) -> list[dict]:
       report["solid shape in a line-art set"] += 1
       continue
     image_id = hashlib.sha1(f"{icon.source.name}/{icon.icon_name}".encode()).hexdigest()[:16]
-    rows.append(dict(image_id=image_id, class_code=found.class_code, domain=icon.source.domain,
-                     l3_object=found.l3_object, source_set=icon.source.name,
-                     icon_name=icon.icon_name, license=icon.license,
-                     phash=render.phash_hex(out.image), png=render.png_bytes(out.image),
-                     thumb=render.thumbnail(out.image)))
+    rows.append(
+      dict(
+        image_id=image_id,
+        class_code=found.class_code,
+        domain=icon.source.domain,
+        l3_object=found.l3_object,
+        source_set=icon.source.name,
+        icon_name=icon.icon_name,
+        license=icon.license,
+        phash=render.phash_hex(out.image),
+        png=render.png_bytes(out.image),
+        thumb=render.thumbnail(out.image),
+      )
+    )
   return rows
 
 
@@ -117,9 +139,11 @@ def group_and_split(rows: list[dict], report: collections.Counter) -> list[dict]
   content = audit_links.content_views([r["png"] for r in rows], [r["image_id"] for r in rows])
   audit_pairs = audit_links.duplicate_pairs(content)
   known = {(int(i), int(j)) for i, j in close}
-  log(f"audit duplicate pairs: {len(audit_pairs)}, "
-      f"{sum((int(i), int(j)) not in known for i, j in audit_pairs)} not within pHash distance "
-      f"{dedup.GROUP_DISTANCE} (now linked into one design group)")
+  log(
+    f"audit duplicate pairs: {len(audit_pairs)}, "
+    f"{sum((int(i), int(j)) not in known for i, j in audit_pairs)} not within pHash distance "
+    f"{dedup.GROUP_DISTANCE} (now linked into one design group)"
+  )
   labels = dedup.components(len(rows), np.concatenate([close, audit_pairs]))
   members: dict[int, list[int]] = collections.defaultdict(list)
   for i, label in enumerate(labels):
@@ -137,8 +161,10 @@ def group_and_split(rows: list[dict], report: collections.Counter) -> list[dict]
     idx = [i for i in idx if i not in drop]
     if not idx:
       continue
-    gid = "g" + hashlib.sha1(",".join(sorted(rows[i]["image_id"] for i in idx)).encode()
-                             ).hexdigest()[:12]
+    gid = (
+      "g"
+      + hashlib.sha1(",".join(sorted(rows[i]["image_id"] for i in idx)).encode()).hexdigest()[:12]
+    )
     for i in idx:
       rows[i]["design_group"] = gid
     groups[gid] = [rows[i] for i in idx]
@@ -175,10 +201,18 @@ def write_sources(out_dir: pathlib.Path) -> None:
   for source in sources.SOURCES:
     pkg = sources.package_info(source.package)
     npm = "openmoji" if source.package == "openmoji-black" else f"@iconify-json/{source.package}"
-    info[source.name] = dict(domain=source.domain, license=pkg.license, title=pkg.title,
-                             author=pkg.author, url=pkg.url, package=npm, version=pkg.version)
-  (out_dir / "sources.json").write_text(json.dumps(info, indent=1, sort_keys=True) + "\n",
-                                        encoding="utf-8")
+    info[source.name] = dict(
+      domain=source.domain,
+      license=pkg.license,
+      title=pkg.title,
+      author=pkg.author,
+      url=pkg.url,
+      package=npm,
+      version=pkg.version,
+    )
+  (out_dir / "sources.json").write_text(
+    json.dumps(info, indent=1, sort_keys=True) + "\n", encoding="utf-8"
+  )
 
 
 def main(argv=None) -> int:
@@ -193,8 +227,9 @@ def main(argv=None) -> int:
   rows = group_and_split(rows, report)
   write(rows, args.out_dir)
   counts = collections.Counter(r["split"] for r in rows)
-  log(f"wrote {len(rows)} images to {args.out_dir}: " +
-      ", ".join(f"{s} {counts[s]}" for s in SPLITS))
+  log(
+    f"wrote {len(rows)} images to {args.out_dir}: " + ", ".join(f"{s} {counts[s]}" for s in SPLITS)
+  )
   for reason, n in sorted(report.items()):
     log(f"left out: {reason}: {n}")
   log(f"done in {time.time() - start:.0f} s")

@@ -1,4 +1,5 @@
 """Perceptual-hash distances, near-duplicate merging and design groups."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,7 +24,7 @@ def close_pairs(hashes: np.ndarray, max_distance: int, chunk: int = 1024) -> np.
   """All pairs (i < j) with Hamming distance <= max_distance, as an [n, 2] array."""
   out = []
   for start in range(0, len(hashes), chunk):
-    block = hashes[start:start + chunk]
+    block = hashes[start : start + chunk]
     dist = np.bitwise_count(block[:, None] ^ hashes[None, :])
     rows, cols = np.nonzero(dist <= max_distance)
     rows = rows + start

@@ -15,14 +15,22 @@ generic dog for the mammals that AI Hub lists by breed, a generic boat) are
 recorded with a "(generic)" suffix, so the manifest never claims a level-3
 type that the drawing does not show.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import functools
 import re
 
-from tools.build_icons.synonyms import (ALLOWED_MODIFIERS, OBJECT_MODIFIERS, OBJECT_VETO,
-                                       SKIP_NAMES, SYNONYMS, UI_ONLY, WORLD_ONLY)
+from tools.build_icons.synonyms import (
+  ALLOWED_MODIFIERS,
+  OBJECT_MODIFIERS,
+  OBJECT_VETO,
+  SKIP_NAMES,
+  SYNONYMS,
+  UI_ONLY,
+  WORLD_ONLY,
+)
 
 # Modifiers that may not prefix a run-together name: "headphone" is no phone.
 _NOT_PREFIX = frozenset({"head", "face", "back", "side", "top"})
@@ -31,11 +39,13 @@ _SPLIT = re.compile(r"[-_ :.,'’]+")
 
 # Weight, size and style suffixes: variants of one design (stripped to form the
 # design key), plus skin-tone and gender tokens of emoji.
-VARIANT_TOKENS = frozenset("""
+VARIANT_TOKENS = frozenset(
+  """
 bold fill filled outline outlined line light thin regular duotone rounded round sharp solid
 twotone broken linear bulk stroke alt variant remix negative 24px
 skin tone tone1 tone2 tone3 tone4 tone5 medium dark
-""".split())
+""".split()
+)
 
 
 def tokens(name: str) -> list[str]:

@@ -1,4 +1,5 @@
 """SVG -> 128x128 RGB on white, plus the pixel statistics the build filters on."""
+
 from __future__ import annotations
 
 import dataclasses

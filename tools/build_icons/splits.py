@@ -1,4 +1,5 @@
 """Split assignment by design group, stratified by class x domain."""
+
 from __future__ import annotations
 
 import collections
@@ -9,9 +10,9 @@ import hashlib
 # their own and no sibling set in another domain (openmoji-black is openmoji's
 # line version, emojione-monotone emojione's), so train keeps its coverage.
 UNSEEN_STYLE_SETS = {
-    "SKETCH": ("iconoir", "uil"),
-    "ILLUSTRATION": ("fxemoji", "streamline-emojis"),
-    "PICTOGRAM": ("pinhead", "vaadin"),
+  "SKETCH": ("iconoir", "uil"),
+  "ILLUSTRATION": ("fxemoji", "streamline-emojis"),
+  "PICTOGRAM": ("pinhead", "vaadin"),
 }
 HELD_OUT = frozenset(s for sets in UNSEEN_STYLE_SETS.values() for s in sets)
 VALIDATION_FRACTION = 0.10
@@ -48,8 +49,10 @@ def assign(groups: dict[str, list[dict]]) -> dict[str, str]:
     # At least one image each in validation and test once a stratum has
     # MIN_STRATUM_FOR_EVAL images, so thin classes still have evaluation support.
     floor = 1 if total >= MIN_STRATUM_FOR_EVAL else 0
-    want = {"validation": max(floor, round(total * VALIDATION_FRACTION)),
-            "test": max(floor, round(total * TEST_FRACTION))}
+    want = {
+      "validation": max(floor, round(total * VALIDATION_FRACTION)),
+      "test": max(floor, round(total * TEST_FRACTION)),
+    }
     have = {"validation": 0, "test": 0}
     for gid in gids:
       n = len(groups[gid])

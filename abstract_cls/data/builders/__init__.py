@@ -1,9 +1,11 @@
 """TFDS builders (Contract 2). Importing this package registers them with TFDS.
 
-  builder = prepare("abstract_icons", data_dir)
-  train = builder.as_data_source("train")  # random access; records are dicts of numpy
+builder = prepare("abstract_icons", data_dir)
+train = builder.as_data_source("train")  # random access; records are dicts of numpy
 """
-from abstract_cls.data.builders.preparation import BUILDERS
-from abstract_cls.data.builders.preparation import prepare
+
+from abstract_cls.data.builders.preparation import BUILDERS, prepare
 from abstract_cls.data.builders.report import read_report
 from abstract_cls.data.builders.reporting_builder import ManualDirError
+
+__all__ = ["BUILDERS", "ManualDirError", "prepare", "read_report"]

@@ -1,9 +1,10 @@
 """Walking a manual dir: files below a folder, relative names, class folder recognition."""
+
 from __future__ import annotations
 
 import os
 import re
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from abstract_cls import taxonomy
 
@@ -38,5 +39,7 @@ def relative(path: str, manual_dir: str) -> str:
 
 def unknown_class_detail(folder: str) -> str:
   codes, count = taxonomy.class_codes(), count_files(folder)
-  return (f"{count} file{'' if count == 1 else 's'} not read; the 20 classes are "
-          f"{codes[0]} ... {codes[-1]} (abstract_cls/classes.csv)")
+  return (
+    f"{count} file{'' if count == 1 else 's'} not read; the 20 classes are "
+    f"{codes[0]} ... {codes[-1]} (abstract_cls/classes.csv)"
+  )

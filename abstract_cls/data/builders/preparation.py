@@ -1,11 +1,13 @@
 """prepare(): build (if needed) and return a prepared TFDS builder (Contract 2)."""
+
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import os
 import shutil
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import tensorflow_datasets as tfds
 
@@ -16,7 +18,8 @@ from abstract_cls.data.builders.aihub_abstract import AihubAbstract
 from abstract_cls.data.builders.dcc2022 import Dcc2022
 
 BUILDERS: dict[str, type[reporting_builder.ReportingBuilder]] = {
-    b.name: b for b in (AbstractIcons, Dcc2022, AihubAbstract)}
+  b.name: b for b in (AbstractIcons, Dcc2022, AihubAbstract)
+}
 
 
 def _is_stale(builder: reporting_builder.ReportingBuilder, manual_dir: str | None) -> bool:
@@ -29,9 +32,14 @@ def _is_stale(builder: reporting_builder.ReportingBuilder, manual_dir: str | Non
   return report.get("source") != builder.source_description(manual_dir)
 
 
-def prepare(name: str, data_dir: str | os.PathLike | None = None,
-            manual_dir: str | os.PathLike | None = None, *, overwrite: bool = False,
-            **builder_kwargs: Any) -> tfds.core.DatasetBuilder:
+def prepare(
+  name: str,
+  data_dir: str | os.PathLike | None = None,
+  manual_dir: str | os.PathLike | None = None,
+  *,
+  overwrite: bool = False,
+  **builder_kwargs: Any,
+) -> tfds.core.DatasetBuilder:
   """Returns the builder `name`, prepared in array_record format under data_dir.
 
   Args:
@@ -54,8 +62,10 @@ def prepare(name: str, data_dir: str | os.PathLike | None = None,
   builder_cls = BUILDERS[name]
   if manual_dir is not None:
     if builder_cls.EXPECTED_LAYOUT is None:
-      raise ValueError(f"{name} takes no manual dir (got {manual_dir!r}); "
-                       "it reads the archive given by archive_dir (default: embedded)")
+      raise ValueError(
+        f"{name} takes no manual dir (got {manual_dir!r}); "
+        "it reads the archive given by archive_dir (default: embedded)"
+      )
     manual_dir = os.fspath(manual_dir)
   builder = _make(builder_cls, data_dir, builder_kwargs)
   if _ready(builder, manual_dir, overwrite):
@@ -67,16 +77,18 @@ def prepare(name: str, data_dir: str | os.PathLike | None = None,
     if builder_cls.EXPECTED_LAYOUT is not None:
       if manual_dir is None:
         raise reporting_builder.ManualDirError(
-            f"{name} is not prepared in {builder.data_dir} and needs manual_dir.\n"
-            f"Expected layout:\n{builder_cls.EXPECTED_LAYOUT}")
+          f"{name} is not prepared in {builder.data_dir} and needs manual_dir.\n"
+          f"Expected layout:\n{builder_cls.EXPECTED_LAYOUT}"
+        )
       builder.check_manual_dir(manual_dir)
     if _is_prepared(builder):
       # A builder that found prepared data has frozen its DatasetInfo; start from scratch.
       shutil.rmtree(builder.data_dir)
       builder = _make(builder_cls, data_dir, builder_kwargs)
     builder.download_and_prepare(
-        file_format="array_record",
-        download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
+      file_format="array_record",
+      download_config=tfds.download.DownloadConfig(manual_dir=manual_dir),
+    )
     return builder
 
 
@@ -84,8 +96,9 @@ def _make(builder_cls, data_dir, builder_kwargs: dict[str, Any]):
   try:
     return builder_cls.from_options(data_dir, **builder_kwargs)
   except TypeError as e:
-    raise ValueError(f"{builder_cls.name}: bad builder option in {sorted(builder_kwargs)}: "
-                     f"{e}") from None
+    raise ValueError(
+      f"{builder_cls.name}: bad builder option in {sorted(builder_kwargs)}: {e}"
+    ) from None
 
 
 def _is_prepared(builder) -> bool:

@@ -4,6 +4,7 @@ Bad input never stops a prepare and never disappears silently: every skipped fil
 is listed with a short reason (one of a few fixed phrases, so they can be counted)
 and a detail, every repaired file with what was done to it.
 """
+
 from __future__ import annotations
 
 import collections
@@ -40,16 +41,19 @@ class PrepareReport:
     skipped = sorted(self.skipped, key=lambda e: (e["file"], e["reason"]))
     fixed = sorted(self.fixed, key=lambda e: (e["file"], e["what"]))
     return {
-        "kept": sum(self.kept_per_split.values()),
-        "skipped": skipped,
-        "fixed": fixed,
-        # Additions to the Contract 2 minimum, for quick reading:
-        "kept_per_split": dict(sorted(self.kept_per_split.items())),
-        "dropped_splits": self.dropped_splits,
-        "skipped_by_reason": dict(collections.Counter(e["reason"] for e in skipped).most_common()),
-        "fixed_by_what": dict(collections.Counter(
-            part.split(" (")[0] for e in fixed for part in e["what"].split("; ")).most_common()),
-        "source": self.source,
+      "kept": sum(self.kept_per_split.values()),
+      "skipped": skipped,
+      "fixed": fixed,
+      # Additions to the Contract 2 minimum, for quick reading:
+      "kept_per_split": dict(sorted(self.kept_per_split.items())),
+      "dropped_splits": self.dropped_splits,
+      "skipped_by_reason": dict(collections.Counter(e["reason"] for e in skipped).most_common()),
+      "fixed_by_what": dict(
+        collections.Counter(
+          part.split(" (")[0] for e in fixed for part in e["what"].split("; ")
+        ).most_common()
+      ),
+      "source": self.source,
     }
 
   def write(self, directory: str | os.PathLike) -> str:
@@ -61,9 +65,11 @@ class PrepareReport:
 
   def summary(self, dataset: str) -> str:
     d = self.as_dict()
-    lines = [f"{dataset}: kept {d['kept']} "
-             f"({', '.join(f'{k} {v}' for k, v in d['kept_per_split'].items())}), "
-             f"skipped {len(d['skipped'])}, fixed {len(d['fixed'])}"]
+    lines = [
+      f"{dataset}: kept {d['kept']} "
+      f"({', '.join(f'{k} {v}' for k, v in d['kept_per_split'].items())}), "
+      f"skipped {len(d['skipped'])}, fixed {len(d['fixed'])}"
+    ]
     lines += [f"  split {split!r} dropped: no usable image" for split in d["dropped_splits"]]
     lines += [f"  skipped {n:6d}  {reason}" for reason, n in d["skipped_by_reason"].items()]
     lines += [f"  fixed   {n:6d}  {what}" for what, n in d["fixed_by_what"].items()]

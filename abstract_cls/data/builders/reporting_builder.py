@@ -1,10 +1,12 @@
 """Base class of the three builders: common features (Contract 2) and the prepare report."""
+
 from __future__ import annotations
 
 import inspect
 import logging
 import os
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -17,14 +19,16 @@ _LOG = logging.getLogger(__name__)
 
 
 def common_features() -> tfds.features.FeaturesDict:
-  return tfds.features.FeaturesDict({
+  return tfds.features.FeaturesDict(
+    {
       # Stored PNG-encoded; any size (the input pipeline resizes).
       "image": tfds.features.Image(shape=(None, None, 3), dtype=np.uint8, encoding_format="png"),
       "label": tfds.features.ClassLabel(names=taxonomy.class_codes()),
       "domain": tfds.features.ClassLabel(names=taxonomy.DOMAINS),
       "file_name": tfds.features.Text(),  # path relative to the source (zip member, manual dir)
       "l3_object": tfds.features.Text(),  # level-3 object type, '' if unknown
-  })
+    }
+  )
 
 
 class ManualDirError(FileNotFoundError):
@@ -69,8 +73,9 @@ class ReportingBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     manual_dir = os.fspath(manual_dir)
     if not os.path.isdir(manual_dir):
       raise ManualDirError(
-          f"{self.name}: manual dir {manual_dir!r} does not exist or is not a directory.\n"
-          f"Expected layout:\n{self.EXPECTED_LAYOUT}")
+        f"{self.name}: manual dir {manual_dir!r} does not exist or is not a directory.\n"
+        f"Expected layout:\n{self.EXPECTED_LAYOUT}"
+      )
     return manual_dir
 
   def _download_and_prepare(self, dl_manager, download_config=None):
@@ -81,8 +86,9 @@ class ReportingBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     super()._download_and_prepare(dl_manager=dl_manager, download_config=download_config)
     # self.data_dir is the temporary version folder here; TFDS renames it when done.
     self.report.write(self.data_dir)
-    summary = self.report.summary(f"{self.name}/{self.builder_config.name}"
-                                  if self.builder_config else self.name)
+    summary = self.report.summary(
+      f"{self.name}/{self.builder_config.name}" if self.builder_config else self.name
+    )
     print(summary, flush=True)
     _LOG.info("%s", summary)
 
@@ -95,19 +101,21 @@ class ReportingBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
       for i, item in enumerate(items):  # Find the first usable item before committing a split.
         first = self._example(item)
         if first is not None:
-          generators[split] = self._generate_examples(split=split, first=first,
-                                                      rest=items[i + 1:])
+          generators[split] = self._generate_examples(split=split, first=first, rest=items[i + 1 :])
           break
       else:
         self.report.dropped_splits.append(split)
     if not generators:
       examples = "\n".join(f"  {e['file']}: {e['reason']}" for e in self.report.skipped[:20])
-      raise ValueError(f"{self.name}: no usable image at all.\n"
-                       f"{self.report.summary(self.name)}\nfirst skipped:\n{examples}")
+      raise ValueError(
+        f"{self.name}: no usable image at all.\n"
+        f"{self.report.summary(self.name)}\nfirst skipped:\n{examples}"
+      )
     return generators
 
-  def _generate_examples(self, split: str, first: tuple[str, dict],
-                         rest: Sequence[Any]) -> Iterator[tuple[str, dict]]:
+  def _generate_examples(
+    self, split: str, first: tuple[str, dict], rest: Sequence[Any]
+  ) -> Iterator[tuple[str, dict]]:
     self.report.keep(split)
     yield first
     for item in rest:

@@ -1,2 +1,5 @@
 """abstract_icons TFDS builder (embedded archive, Contract 1)."""
+
 from abstract_cls.data.builders.abstract_icons.abstract_icons_dataset_builder import AbstractIcons
+
+__all__ = ["AbstractIcons"]

@@ -4,6 +4,7 @@ Reads abstract_cls/data/embedded/images.zip (or images-*.zip) and manifest.csv.
 PNG bytes are stored as they are in the zip (each one is still fully decoded once to
 check it is an intact 8-bit RGB PNG); anything else is decoded, fixed and re-encoded.
 """
+
 from __future__ import annotations
 
 import csv
@@ -23,8 +24,18 @@ from abstract_cls.data import decode
 from abstract_cls.data.builders import reporting_builder
 
 EMBEDDED_DIR = pathlib.Path(__file__).resolve().parents[2] / "embedded"
-MANIFEST_COLUMNS = ("file", "split", "class_code", "domain", "l3_object", "source_set",
-                    "icon_name", "license", "design_group", "phash")
+MANIFEST_COLUMNS = (
+  "file",
+  "split",
+  "class_code",
+  "domain",
+  "l3_object",
+  "source_set",
+  "icon_name",
+  "license",
+  "design_group",
+  "phash",
+)
 SPLITS = ("train", "validation", "test", "test_unseen_style")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -44,8 +55,9 @@ def _read_manifest(path: pathlib.Path) -> list[dict[str, str]]:
     reader = csv.DictReader(f)
     missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or ())]
     if missing:
-      raise ArchiveError(f"{path}: manifest lacks columns {missing}; "
-                         f"expected exactly {','.join(MANIFEST_COLUMNS)}")
+      raise ArchiveError(
+        f"{path}: manifest lacks columns {missing}; expected exactly {','.join(MANIFEST_COLUMNS)}"
+      )
     return list(reader)
 
 
@@ -61,12 +73,12 @@ def is_intact_rgb_png(data: bytes) -> bool:
     return False
   position, size, pixel_data = len(_PNG_SIGNATURE), None, []
   while position + 12 <= len(data):
-    length, kind = struct.unpack(">I4s", data[position:position + 8])
+    length, kind = struct.unpack(">I4s", data[position : position + 8])
     body_end = position + 8 + length
     if body_end + 4 > len(data):
       return False
-    body = data[position + 8:body_end]
-    if zlib.crc32(kind + body) != struct.unpack(">I", data[body_end:body_end + 4])[0]:
+    body = data[position + 8 : body_end]
+    if zlib.crc32(kind + body) != struct.unpack(">I", data[body_end : body_end + 4])[0]:
       return False
     if kind == b"IHDR":
       width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", body)
@@ -106,19 +118,20 @@ class AbstractIcons(reporting_builder.ReportingBuilder):
 
   def _info(self) -> tfds.core.DatasetInfo:
     return tfds.core.DatasetInfo(
-        builder=self,
-        description=__doc__,
-        features=reporting_builder.common_features(),
-        supervised_keys=("image", "label"),
+      builder=self,
+      description=__doc__,
+      features=reporting_builder.common_features(),
+      supervised_keys=("image", "label"),
     )
 
   def source_description(self, manual_dir: str | None) -> dict[str, Any]:
     manifest = self._archive_dir / "manifest.csv"
     return {
-        "archive_dir": os.fspath(self._archive_dir),
-        "manifest_sha256": (hashlib.sha256(manifest.read_bytes()).hexdigest()
-                            if manifest.exists() else None),
-        "zip_bytes": {p.name: p.stat().st_size for p in _zip_paths(self._archive_dir)},
+      "archive_dir": os.fspath(self._archive_dir),
+      "manifest_sha256": (
+        hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.exists() else None
+      ),
+      "zip_bytes": {p.name: p.stat().st_size for p in _zip_paths(self._archive_dir)},
     }
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
@@ -127,8 +140,9 @@ class AbstractIcons(reporting_builder.ReportingBuilder):
     zip_paths = _zip_paths(self._archive_dir)
     if not manifest_path.exists() or not zip_paths:
       raise ArchiveError(
-          f"abstract_icons: no archive in {self._archive_dir} (need manifest.csv and "
-          "images.zip or images-*.zip, see Contract 1 in the team contracts).")
+        f"abstract_icons: no archive in {self._archive_dir} (need manifest.csv and "
+        "images.zip or images-*.zip, see Contract 1 in the team contracts)."
+      )
     members: dict[str, pathlib.Path] = {}
     for zip_path in zip_paths:
       with zipfile.ZipFile(zip_path) as archive:
@@ -188,9 +202,9 @@ class AbstractIcons(reporting_builder.ReportingBuilder):
       data = decode.encode_png(decoded.pixels)
       self.report.fix(file, "; ".join(decoded.fixes + ("re-encoded as RGB PNG",)))
     return file, {
-        "image": data,
-        "label": row["class_code"],
-        "domain": row["domain"],
-        "file_name": file,
-        "l3_object": row["l3_object"],
+      "image": data,
+      "label": row["class_code"],
+      "domain": row["domain"],
+      "file_name": file,
+      "l3_object": row["l3_object"],
     }

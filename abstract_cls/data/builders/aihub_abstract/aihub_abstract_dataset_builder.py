@@ -8,6 +8,7 @@ abstract_image.abs_domain. Optionally crops to abstract_image.abs_bbox ("[x, y, 
 Folders of level-2 categories outside the 20 competition classes are not read (listed
 once each in the report).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,8 +22,7 @@ import tensorflow_datasets as tfds
 
 from abstract_cls import taxonomy
 from abstract_cls.data import decode
-from abstract_cls.data.builders import manual_files
-from abstract_cls.data.builders import reporting_builder
+from abstract_cls.data.builders import manual_files, reporting_builder
 
 SPLIT_FOLDER = re.compile(r"^(\d+\.)?(training|validation)$", re.IGNORECASE)
 FILE_NAME = re.compile(r"^([sip])_(\d{4})_(\d+)_(\d+)$")
@@ -49,12 +49,15 @@ def config_name(stored_short_side: int | None, crop_to_bbox: bool) -> str:
 
 
 def _config(stored_short_side: int | None, crop_to_bbox: bool) -> AihubAbstractConfig:
-  size = (f"shorter side downscaled to {stored_short_side} px" if stored_short_side
-          else "original size")
+  size = (
+    f"shorter side downscaled to {stored_short_side} px" if stored_short_side else "original size"
+  )
   return AihubAbstractConfig(
-      name=config_name(stored_short_side, crop_to_bbox), stored_short_side=stored_short_side,
-      crop_to_bbox=crop_to_bbox,
-      description=f"{'cropped to abs_bbox' if crop_to_bbox else 'whole image'}, {size}")
+    name=config_name(stored_short_side, crop_to_bbox),
+    stored_short_side=stored_short_side,
+    crop_to_bbox=crop_to_bbox,
+    description=f"{'cropped to abs_bbox' if crop_to_bbox else 'whole image'}, {size}",
+  )
 
 
 def find_split_roots(manual_dir: str, depth: int = 2) -> dict[str, str]:
@@ -69,16 +72,18 @@ def find_split_roots(manual_dir: str, depth: int = 2) -> dict[str, str]:
           continue
         match = SPLIT_FOLDER.match(entry.name)
         if match:
-          found.setdefault("train" if match.group(2).lower() == "training" else "validation",
-                           entry.path)
+          found.setdefault(
+            "train" if match.group(2).lower() == "training" else "validation", entry.path
+          )
         else:
           below.append(entry.path)
     if found:
       return found
     level = below
   raise reporting_builder.ManualDirError(
-      f"aihub_abstract: no 1.Training/ or 2.Validation/ folder in {manual_dir}.\n"
-      f"Expected layout:\n{EXPECTED_LAYOUT}")
+    f"aihub_abstract: no 1.Training/ or 2.Validation/ folder in {manual_dir}.\n"
+    f"Expected layout:\n{EXPECTED_LAYOUT}"
+  )
 
 
 def parse_bbox(value: Any) -> tuple[float, float, float, float] | None:
@@ -88,8 +93,11 @@ def parse_bbox(value: Any) -> tuple[float, float, float, float] | None:
       value = json.loads(value)
     except ValueError:
       return None
-  if (not isinstance(value, (list, tuple)) or len(value) != 4
-      or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+  if (
+    not isinstance(value, (list, tuple))
+    or len(value) != 4
+    or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+  ):
     return None
   x, y, w, h = (float(v) for v in value)
   return (x, y, w, h) if w > 0 and h > 0 else None
@@ -115,17 +123,22 @@ class AihubAbstract(reporting_builder.ReportingBuilder):
   MANUAL_DOWNLOAD_INSTRUCTIONS = EXPECTED_LAYOUT
 
   @classmethod
-  def from_options(cls, data_dir, stored_short_side: int | None = 256,
-                   crop_to_bbox: bool = False, **options: Any):
+  def from_options(
+    cls, data_dir, stored_short_side: int | None = 256, crop_to_bbox: bool = False, **options: Any
+  ):
     registered = {c.name: c for c in cls.BUILDER_CONFIGS}
-    config = (registered.get(config_name(stored_short_side, crop_to_bbox))
-              or _config(stored_short_side, crop_to_bbox))
+    config = registered.get(config_name(stored_short_side, crop_to_bbox)) or _config(
+      stored_short_side, crop_to_bbox
+    )
     return cls(data_dir=data_dir, config=config, file_format="array_record", **options)
 
   def _info(self) -> tfds.core.DatasetInfo:
     return tfds.core.DatasetInfo(
-        builder=self, description=__doc__, features=reporting_builder.common_features(),
-        supervised_keys=("image", "label"))
+      builder=self,
+      description=__doc__,
+      features=reporting_builder.common_features(),
+      supervised_keys=("image", "label"),
+    )
 
   def _name(self, path: str) -> str:
     return manual_files.relative(path, self._manual_dir)
@@ -134,9 +147,11 @@ class AihubAbstract(reporting_builder.ReportingBuilder):
     """(JSON paths, {stem: image paths}) below root; prunes non-competition L2 folders."""
     codes = set(taxonomy.class_codes())
     labels, images = [], {}
+
     def unreadable(error: OSError) -> None:
-      self.report.skip(self._name(error.filename) + "/", "unreadable folder",
-                       error.strerror or str(error))
+      self.report.skip(
+        self._name(error.filename) + "/", "unreadable folder", error.strerror or str(error)
+      )
 
     for folder, dirs, files in os.walk(root, onerror=unreadable):
       dirs.sort()
@@ -144,8 +159,9 @@ class AihubAbstract(reporting_builder.ReportingBuilder):
         if manual_files.CLASS_FOLDER.match(name) and name not in codes:
           dirs.remove(name)
           path = os.path.join(folder, name)
-          self.report.skip(self._name(path) + "/", "unknown class folder",
-                           manual_files.unknown_class_detail(path))
+          self.report.skip(
+            self._name(path) + "/", "unknown class folder", manual_files.unknown_class_detail(path)
+          )
       if not files and not dirs and manual_files.CLASS_FOLDER.match(os.path.basename(folder)):
         self.report.skip(self._name(folder) + "/", "empty class folder")
       for name in sorted(files):
@@ -156,8 +172,9 @@ class AihubAbstract(reporting_builder.ReportingBuilder):
           images.setdefault(os.path.splitext(name)[0], []).append(path)
     return labels, images
 
-  def _image_for(self, label_path: str, abs_path: Any,
-                 images: dict[str, list[str]]) -> tuple[str | None, str]:
+  def _image_for(
+    self, label_path: str, abs_path: Any, images: dict[str, list[str]]
+  ) -> tuple[str | None, str]:
     """(image path or None, problem). Rejects an abs_path that points outside the manual dir."""
     stem = os.path.splitext(os.path.basename(label_path))[0]
     if isinstance(abs_path, str) and abs_path.strip():
@@ -223,8 +240,11 @@ class AihubAbstract(reporting_builder.ReportingBuilder):
         continue
       code, l3_object = self._class_of(image, label_path)
       if code is None:
-        self.report.skip(self._name(image), "unknown class",
-                         "no L2_xx folder in the path and no known ctg_id in the name")
+        self.report.skip(
+          self._name(image),
+          "unknown class",
+          "no L2_xx folder in the path and no known ctg_id in the name",
+        )
         continue
       items.append(_Item(image, label_json, code, l3_object))
     for paths in images.values():
@@ -250,8 +270,9 @@ class AihubAbstract(reporting_builder.ReportingBuilder):
     left, top = max(0, round(x)), max(0, round(y))
     right, bottom = min(width, round(x + w)), min(height, round(y + h))
     if right - left < 2 or bottom - top < 2:
-      self.report.fix(name, f"abs_bbox {bbox_value!r} outside the {width}x{height} image; "
-                      "whole image kept")
+      self.report.fix(
+        name, f"abs_bbox {bbox_value!r} outside the {width}x{height} image; whole image kept"
+      )
       return pixels
     if (left, top, right, bottom) != (round(x), round(y), round(x + w), round(y + h)):
       self.report.fix(name, f"abs_bbox {bbox_value!r} clipped to the {width}x{height} image")
@@ -263,8 +284,10 @@ class AihubAbstract(reporting_builder.ReportingBuilder):
     try:
       # Crop coordinates refer to the full image: decode at full size before cropping.
       decoded = decode.decode_image(
-          item.image, name=name,
-          shorter_side=None if config.crop_to_bbox else config.stored_short_side)
+        item.image,
+        name=name,
+        shorter_side=None if config.crop_to_bbox else config.stored_short_side,
+      )
     except decode.ImageDecodeError as e:
       self.report.skip(name, e.reason, e.detail)
       return None
@@ -276,9 +299,9 @@ class AihubAbstract(reporting_builder.ReportingBuilder):
       if config.stored_short_side:
         pixels = decode.downscale_to_shorter_side(pixels, config.stored_short_side)
     return name, {
-        "image": decode.encode_png(pixels),
-        "label": item.code,
-        "domain": item.label_json["abstract_image"]["abs_domain"],
-        "file_name": name,
-        "l3_object": item.l3_object,
+      "image": decode.encode_png(pixels),
+      "label": item.code,
+      "domain": item.label_json["abstract_image"]["abs_domain"],
+      "file_name": name,
+      "l3_object": item.l3_object,
     }

@@ -6,6 +6,7 @@ only; the input pipeline splits off a seeded stratified validation set). Every i
 decoded robustly (alpha on white, EXIF, palette/greyscale/16-bit/CMYK -> RGB),
 downscaled to the configured stored size and stored as PNG.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,12 +17,16 @@ import tensorflow_datasets as tfds
 
 from abstract_cls import taxonomy
 from abstract_cls.data import decode
-from abstract_cls.data.builders import manual_files
-from abstract_cls.data.builders import reporting_builder
+from abstract_cls.data.builders import manual_files, reporting_builder
 
 # Folder names accepted as split parents (lower-cased) -> TFDS split.
-SPLIT_FOLDERS = {"train": "train", "training": "train",
-                 "valid": "validation", "validation": "validation", "val": "validation"}
+SPLIT_FOLDERS = {
+  "train": "train",
+  "training": "train",
+  "valid": "validation",
+  "validation": "validation",
+  "val": "validation",
+}
 
 EXPECTED_LAYOUT = """\
   MANUAL_DIR/train/L2_10/<any name>.jpg ... and MANUAL_DIR/valid/L2_10/...  -> train, validation
@@ -41,9 +46,12 @@ def config_name(stored_short_side: int | None) -> str:
 
 def _config(stored_short_side: int | None) -> Dcc2022Config:
   return Dcc2022Config(
-      name=config_name(stored_short_side), stored_short_side=stored_short_side,
-      description=(f"shorter side downscaled to {stored_short_side} px" if stored_short_side
-                   else "original size"))
+    name=config_name(stored_short_side),
+    stored_short_side=stored_short_side,
+    description=(
+      f"shorter side downscaled to {stored_short_side} px" if stored_short_side else "original size"
+    ),
+  )
 
 
 def find_split_roots(manual_dir: str) -> dict[str, str]:
@@ -64,8 +72,9 @@ def find_split_roots(manual_dir: str) -> dict[str, str]:
     return find_split_roots(visible[0].path)
   found = ", ".join(e.name + ("/" if e.is_dir() else "") for e in entries[:10]) or "nothing"
   raise reporting_builder.ManualDirError(
-      f"dcc2022: {manual_dir} has neither train/ (and valid/) nor L2_xx class folders "
-      f"(found: {found}).\nExpected layout:\n{EXPECTED_LAYOUT}")
+    f"dcc2022: {manual_dir} has neither train/ (and valid/) nor L2_xx class folders "
+    f"(found: {found}).\nExpected layout:\n{EXPECTED_LAYOUT}"
+  )
 
 
 class Dcc2022(reporting_builder.ReportingBuilder):
@@ -87,8 +96,11 @@ class Dcc2022(reporting_builder.ReportingBuilder):
 
   def _info(self) -> tfds.core.DatasetInfo:
     return tfds.core.DatasetInfo(
-        builder=self, description=__doc__, features=reporting_builder.common_features(),
-        supervised_keys=("image", "label"))
+      builder=self,
+      description=__doc__,
+      features=reporting_builder.common_features(),
+      supervised_keys=("image", "label"),
+    )
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     manual_dir = dl_manager._manual_dir  # pylint: disable=protected-access
@@ -105,8 +117,11 @@ class Dcc2022(reporting_builder.ReportingBuilder):
     files_per_split = {}
 
     def unreadable(error: OSError) -> None:
-      self.report.skip(manual_files.relative(error.filename, manual_dir) + "/",
-                       "unreadable folder", error.strerror or str(error))
+      self.report.skip(
+        manual_files.relative(error.filename, manual_dir) + "/",
+        "unreadable folder",
+        error.strerror or str(error),
+      )
 
     for split, root in split_roots.items():
       files = []
@@ -115,11 +130,13 @@ class Dcc2022(reporting_builder.ReportingBuilder):
         if not entry.is_dir():
           self.report.skip(name, "not in a class folder")
         elif entry.name not in codes:
-          self.report.skip(name + "/", "unknown class folder",
-                           manual_files.unknown_class_detail(entry.path))
+          self.report.skip(
+            name + "/", "unknown class folder", manual_files.unknown_class_detail(entry.path)
+          )
         else:
-          class_files = [(path, entry.name)
-                         for path in manual_files.files_below(entry.path, unreadable)]
+          class_files = [
+            (path, entry.name) for path in manual_files.files_below(entry.path, unreadable)
+          ]
           if not class_files:
             self.report.skip(name + "/", "empty class folder")
           files += class_files
@@ -131,17 +148,18 @@ class Dcc2022(reporting_builder.ReportingBuilder):
     path, code = item
     name = manual_files.relative(path, self._manual_dir)
     try:
-      decoded = decode.decode_image(path, name=name,
-                                    shorter_side=self.builder_config.stored_short_side)
+      decoded = decode.decode_image(
+        path, name=name, shorter_side=self.builder_config.stored_short_side
+      )
     except decode.ImageDecodeError as e:
       self.report.skip(name, e.reason, e.detail)
       return None
     if decoded.fixes:
       self.report.fix(name, "; ".join(decoded.fixes))
     return name, {
-        "image": decode.encode_png(decoded.pixels),
-        "label": code,
-        "domain": "UNKNOWN",
-        "file_name": name,
-        "l3_object": "",
+      "image": decode.encode_png(decoded.pixels),
+      "label": code,
+      "domain": "UNKNOWN",
+      "file_name": name,
+      "l3_object": "",
     }
