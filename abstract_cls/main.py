@@ -73,7 +73,7 @@ def main(argv):
 
       evaluate.run_eval(config, workdir)
     elif _MODE.value == "inspect":
-      from abstract_cls.inspect import run_inspect  # pylint: disable=g-import-not-at-top
+      from abstract_cls.diagnostics import run_inspect  # pylint: disable=g-import-not-at-top
 
       summary = run_inspect(config, workdir)
       print(f"Wrote the diagnostics to {summary.get('out_dir', workdir + '/inspect')}")

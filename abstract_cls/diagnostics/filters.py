@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 from flax import nnx
 
-from abstract_cls.inspect import display
+from abstract_cls.diagnostics import display
 
 
 def first_layer_kernel(

@@ -1,4 +1,4 @@
-"""python -m abstract_cls.inspect --workdir=W [--split=...] [--step=...] [--inspect.*=...]
+"""python -m abstract_cls.diagnostics --workdir=W [--split=...] [--step=...] [--inspect.*=...]
 
 Writes W/inspect/{filters,feature_maps,shape_profile,saliency,errors_by_class,
 errors_by_domain,confusion_by_domain,embedding_*,training_curves}.png, index.md
@@ -9,7 +9,7 @@ config file (then --config.data.* etc. override it, e.g. a moved data_dir).
 from absl import app, flags
 from ml_collections import config_flags
 
-from abstract_cls.inspect import run
+from abstract_cls.diagnostics import run
 
 _WORKDIR = flags.DEFINE_string(
   "workdir", None, "Training workdir with checkpoints/.", required=True

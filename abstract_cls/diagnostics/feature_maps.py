@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from abstract_cls.inspect import display, filters, output_size
+from abstract_cls.diagnostics import display, filters, output_size
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from abstract_cls.inspect import feature_maps, output_size, run
+from abstract_cls.diagnostics import feature_maps, output_size, run
 from abstract_cls.models import get_model
 
 REPO = pathlib.Path(__file__).resolve().parents[1]

@@ -18,8 +18,8 @@ import ml_collections
 import numpy as np
 from flax import nnx
 
-from abstract_cls.inspect import collect as collect_lib
-from abstract_cls.inspect import (
+from abstract_cls.diagnostics import collect as collect_lib
+from abstract_cls.diagnostics import (
   curves,
   display,
   embedding,
@@ -401,7 +401,7 @@ def run_inspect(
   )
   out = pathlib.Path(options.out_dir) if options.out_dir else workdir_path / "inspect"
   command = (
-    f"python -m abstract_cls.inspect --workdir={workdir} --split={split} --step={restored_step}"
+    f"python -m abstract_cls.diagnostics --workdir={workdir} --split={split} --step={restored_step}"
   )
   summary = inspect_model(
     model,

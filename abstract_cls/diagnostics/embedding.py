@@ -7,7 +7,7 @@ import pathlib
 import numpy as np
 
 from abstract_cls import taxonomy
-from abstract_cls.inspect import display
+from abstract_cls.diagnostics import display
 
 DOMAIN_MARKERS = ("o", "^", "s", "x")  # SKETCH, ILLUSTRATION, PICTOGRAM, UNKNOWN
 METHODS = ("pca", "tsne")

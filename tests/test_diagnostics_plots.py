@@ -10,7 +10,15 @@ import pytest
 from flax import nnx
 
 from abstract_cls import taxonomy
-from abstract_cls.inspect import collect, curves, embedding, errors, filters, output_size, saliency
+from abstract_cls.diagnostics import (
+  collect,
+  curves,
+  embedding,
+  errors,
+  filters,
+  output_size,
+  saliency,
+)
 
 
 def _entry(i, o, k, s, p, kind="conv", c=8, **extra):

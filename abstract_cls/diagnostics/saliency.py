@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from abstract_cls.inspect import display
+from abstract_cls.diagnostics import display
 
 
 def _normalise_maps(maps: jax.Array) -> jax.Array:

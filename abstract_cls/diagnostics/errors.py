@@ -7,7 +7,7 @@ import pathlib
 import numpy as np
 
 from abstract_cls import taxonomy
-from abstract_cls.inspect import display
+from abstract_cls.diagnostics import display
 
 
 def confident_mistakes(

@@ -10,7 +10,7 @@ import numpy as np
 from flax import nnx
 from PIL import Image
 
-from abstract_cls.inspect import display
+from abstract_cls.diagnostics import display
 
 THUMBNAIL_SIDE = 128  # gallery images never need more; keeps N images in memory small
 
