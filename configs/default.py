@@ -55,7 +55,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.optimizer.step_epochs = (30.0, 60.0, 80.0)  # 'step': multiply by step_factor here
   config.optimizer.step_factor = 0.1
   config.optimizer.clip_norm = 0.0  # global-norm clipping; 0 = off
-  config.optimizer.ema_decay = 0.0  # EMA of weights for evaluation; 0 = off
+  # Evaluate an average of the weights (with batch statistics averaged alongside): an EMA
+  # (decay, with warm-up) or SWA (equal weights from that epoch on); 0 = off.
+  config.optimizer.ema_decay = 0.0
+  config.optimizer.swa_start_epoch = 0.0
 
   config.loss = ml_collections.ConfigDict()
   config.loss.label_smoothing = 0.0

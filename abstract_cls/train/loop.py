@@ -159,8 +159,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
   tick, examples = time.time(), 0
 
   def evaluate(step):
-    params = state_lib.inference_params(state)
-    metrics = evaluate_lib.compute_metrics(eval_step, params, state["rest"], eval_input)
+    params, rest = state_lib.inference_variables(state)
+    metrics = evaluate_lib.compute_metrics(eval_step, params, rest, eval_input)
     writer.write_eval(step, step / steps_per_epoch, config.eval.split, metrics)
     return metrics
 

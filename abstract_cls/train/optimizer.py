@@ -3,7 +3,8 @@
 Fields: name ('sgd' | 'adamw'), lr (peak), momentum, nesterov, b1, b2, eps, weight_decay,
 decay_mask (True: no decay on biases and norm scales, i.e. on parameters with < 2 dims),
 warmup_epochs, schedule ('cosine' | 'step' | 'constant'), step_epochs, step_factor,
-min_lr_ratio (cosine floor as a fraction of lr), clip_norm (0 = off), ema_decay (0 = off).
+min_lr_ratio (cosine floor as a fraction of lr), clip_norm (0 = off), ema_decay (0 = off),
+swa_start_epoch (0 = off; equal-weight average of every step's weights from that epoch on).
 
 Weight decay here is the optimiser's (coupled for SGD as in torch.optim.SGD, decoupled for
 AdamW). The explicit L1 / L2 penalty terms added to the loss live in losses.py.
@@ -37,6 +38,7 @@ def schedule_values(opt_config, steps_per_epoch: int, total_steps: int) -> dict:
     raise ConfigError(f"optimizer.schedule={opt_config.schedule!r}; expected one of {SCHEDULES}")
   warmup = int(round(opt_config.warmup_epochs * steps_per_epoch))
   values = dict(
+    swa_start=round(opt_config.get("swa_start_epoch", 0.0) * steps_per_epoch),
     peak=opt_config.lr,
     warmup=warmup,
     decay_steps=max(total_steps - warmup, 1),
@@ -100,5 +102,36 @@ def make_optimizer(opt_config) -> optax.GradientTransformation:
   return optax.chain(*chain)
 
 
-def ema_update(ema, params, decay: float):
-  return jax.tree_util.tree_map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)
+def averaging(opt_config) -> str:
+  """'ema', 'swa' or '' (no averaged copy of the weights)."""
+  ema, swa = opt_config.ema_decay > 0, opt_config.get("swa_start_epoch", 0.0) > 0
+  if ema and swa:
+    raise ConfigError("optimizer.ema_decay and optimizer.swa_start_epoch are exclusive: pick one")
+  return "ema" if ema else "swa" if swa else ""
+
+
+def average_decay(kind: str, ema_decay: float, swa_start, step):
+  """Weight of the old average after the update of `step` (0-based).
+
+  ema: min(decay, (1 + t) / (10 + t)), the warm-up of tf.train.ExponentialMovingAverage, so
+  the average is not dominated by the random initialisation early on. swa: 1 - 1/n for the
+  n-th step since swa_start (an equal-weight mean), 0 before it (the average follows the
+  live weights).
+  """
+  t = jnp.asarray(step, jnp.float32)
+  if kind == "ema":
+    return jnp.minimum(ema_decay, (1.0 + t) / (10.0 + t))
+  n = t + 1.0 - swa_start
+  return jnp.where(n >= 1.0, 1.0 - 1.0 / jnp.maximum(n, 1.0), 0.0)
+
+
+def average_update(average: dict, live: dict, decay) -> dict:
+  """decay * average + (1 - decay) * live on float leaves (weights, batch statistics); other
+  leaves (RNG state) take the live value."""
+
+  def mix(a, x):
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+      return x
+    return (decay * a + (1.0 - decay) * x).astype(x.dtype)
+
+  return jax.tree_util.tree_map(mix, average, live)

@@ -45,6 +45,7 @@ def make_train_step(graphs, train_input, optimizer, config, class_weights, mesh)
   parameter leaf (same structure as params) when with_layer_norms, else {}.
   """
   loss_config = config.loss
+  averaging = optimizer_lib.averaging(config.optimizer)
   ema_decay = float(config.optimizer.ema_decay)
   class_weights = jnp.asarray(class_weights, jnp.float32)
   data_sharding = mesh_lib.batch_sharded(mesh)
@@ -80,8 +81,12 @@ def make_train_step(graphs, train_input, optimizer, config, class_weights, mesh)
     params = optax.apply_updates(state["params"], updates)
     grad_norm = optax.tree.norm(grads)
     finite = jnp.isfinite(total) & jnp.isfinite(grad_norm)
-    ema = optimizer_lib.ema_update(state["ema"], params, ema_decay) if ema_decay > 0 else {}
-    updated = dict(params=params, rest=new_rest, opt_state=opt_state, ema=ema)
+    average = {}
+    if averaging:  # the weights and the batch statistics they were trained with, averaged
+      decay = optimizer_lib.average_decay(averaging, ema_decay, schedule["swa_start"], step)
+      live = dict(params=params, rest=new_rest)
+      average = optimizer_lib.average_update(state["average"], live, decay)
+    updated = dict(params=params, rest=new_rest, opt_state=opt_state, average=average)
     # A non-finite step leaves the state as it was, so nothing corrupt can be saved.
     kept = {k: state[k] for k in updated}
     new_state = jax.tree_util.tree_map(lambda n, o: jnp.where(finite, n, o), updated, kept)
