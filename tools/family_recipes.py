@@ -147,12 +147,17 @@ def load_all() -> dict[str, list[dict]]:
   return out
 
 
-def _mean(runs, get) -> str:
+def _mean(runs, get, digits: int = 3) -> str:
+  """Mean ± sample std over the runs (just the value for one run)."""
   values = [get(r) for r in runs]
   m = float(np.mean(values))
   if len(values) == 1:
-    return f"{m:.3f}"
-  return f"{m:.3f} ± {float(np.std(values, ddof=1)):.3f}"
+    return f"{m:.{digits}f}"
+  return f"{m:.{digits}f} ± {float(np.std(values, ddof=1)):.{digits}f}"
+
+
+def _minutes(r) -> float:
+  return (r["command_to_exit_s"] + r["separate_eval_s"]) / 60
 
 
 def family_table(runs: dict[str, list[dict]]) -> str:
@@ -169,7 +174,7 @@ def family_table(runs: dict[str, list[dict]]) -> str:
     model = rs[0]["model"]
     opts = model.get("options", {})
     desc = model["name"] + (f" width {opts['width']}" if opts.get("width", 1.0) != 1.0 else "")
-    minutes = _mean(rs, lambda r: (r["command_to_exit_s"] + r["separate_eval_s"]) / 60)
+    minutes = _mean(rs, _minutes, digits=1)
     lines.append(
       f"| `configs/{name}.py` | {desc} | {rs[0]['image_size']} | {rs[0]['epochs']:.0f} | "
       f"{minutes} | {_mean(rs, lambda r: r['final_train_accuracy'])} | "
@@ -206,14 +211,13 @@ def default_run_text(runs: list[dict]) -> str:
     "|---|---|---|---|---|---|",
   ]
   for r in sorted(runs, key=lambda r: r["seed"]):
-    minutes = (r["command_to_exit_s"] + r["separate_eval_s"]) / 60
     lines.append(
-      f"| {r['seed']} | {minutes:.1f} | {r['test']['accuracy']:.3f} | {r['test']['macro_f1']:.3f} "
+      f"| {r['seed']} | {_minutes(r):.1f} | {r['test']['accuracy']:.3f} | {r['test']['macro_f1']:.3f} "
       f"| {r['test_unseen_style']['accuracy']:.3f} | {r['test_unseen_style']['macro_f1']:.3f} |"
     )
   if len(runs) > 1:
     lines.append(
-      f"| mean | {_mean(runs, lambda r: (r['command_to_exit_s'] + r['separate_eval_s']) / 60)} "
+      f"| mean | {_mean(runs, _minutes, digits=1)} "
       f"| {_mean(runs, lambda r: r['test']['accuracy'])} "
       f"| **{_mean(runs, lambda r: r['test']['macro_f1'])}** "
       f"| {_mean(runs, lambda r: r['test_unseen_style']['accuracy'])} "
