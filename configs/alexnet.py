@@ -11,12 +11,11 @@ YNNPACK), 534 s, test 0.514 / 0.275.
 At 64 px and full width (the earlier recipe) the same CPU trains it at ~12 img/s: ~1.9 h.
 """
 
-import pathlib
-import runpy
+from configs import default
 
 
 def get_config():
-  config = runpy.run_path(str(pathlib.Path(__file__).with_name("default.py")))["get_config"]()
+  config = default.get_config()
   config.model.name = "alexnet"
   config.model.options = {
     "input_size": 32,

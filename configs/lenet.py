@@ -12,12 +12,11 @@ another trajectory): 92 s, test 0.594 / 0.455; commit 4e15621 (convolutions on Y
 157 s, test 0.585 / 0.410.
 """
 
-import pathlib
-import runpy
+from configs import default
 
 
 def get_config():
-  config = runpy.run_path(str(pathlib.Path(__file__).with_name("default.py")))["get_config"]()
+  config = default.get_config()
   config.model.name = "lenet5"
   config.model.options = {"in_channels": 3, "input_size": 32, "dtype": "float32"}
   config.data.image_size = 32

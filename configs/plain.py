@@ -12,11 +12,10 @@ same commit: 0.543 / 0.287). Earlier: commit a18a653, 275 s, test 0.469 / 0.221 
 02d6fd4): 651 s, test 0.509 / 0.227 (residual twin then: 0.543 / 0.286).
 """
 
-import pathlib
-import runpy
+from configs import resnet
 
 
 def get_config():
-  config = runpy.run_path(str(pathlib.Path(__file__).with_name("resnet.py")))["get_config"]()
+  config = resnet.get_config()
   config.model.name = "plain20"
   return config

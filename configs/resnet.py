@@ -14,12 +14,11 @@ b110052, 276 s, 0.499 / 0.250; before the chunked tap kernel gradient (commit 4f
 test 0.543 / 0.286.
 """
 
-import pathlib
-import runpy
+from configs import default
 
 
 def get_config():
-  config = runpy.run_path(str(pathlib.Path(__file__).with_name("default.py")))["get_config"]()
+  config = default.get_config()
   config.model.name = "resnet20"
   config.model.options = {"input_size": 32, "dtype": "float32", "conv_impl": "auto"}
   config.data.image_size = 32
