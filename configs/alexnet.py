@@ -4,12 +4,11 @@ Command: python -m abstract_cls.main --config=configs/alexnet.py --workdir=runs/
 Expected: under 30 minutes on a 2-core CPU (results/recipes.md).
 """
 
-import pathlib
-import runpy
+from configs import default
 
 
 def get_config():
-  config = runpy.run_path(str(pathlib.Path(__file__).with_name("default.py")))["get_config"]()
+  config = default.get_config()
   config.model.name = "alexnet"
   config.model.options = {
     "input_size": 32,

@@ -5,12 +5,11 @@ Command: python -m abstract_cls.main --config=configs/best.py --workdir=runs/bes
 Expected: under 60 minutes on a 2-core CPU, test macro-F1 of 0.8 or more (results/recipes.md).
 """
 
-import pathlib
-import runpy
+from configs import resnet
 
 
 def get_config():
-  config = runpy.run_path(str(pathlib.Path(__file__).with_name("resnet.py")))["get_config"]()
+  config = resnet.get_config()
   config.model.options.width = 0.75
   config.train.num_epochs = 100.0
   config.eval.flip_tta = True

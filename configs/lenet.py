@@ -5,12 +5,11 @@ Expected: a few minutes on a 2-core CPU; the capacity of a 62k-parameter net cap
 (results/recipes.md).
 """
 
-import pathlib
-import runpy
+from configs import default
 
 
 def get_config():
-  config = runpy.run_path(str(pathlib.Path(__file__).with_name("default.py")))["get_config"]()
+  config = default.get_config()
   config.model.name = "lenet5"
   config.model.options = {"in_channels": 3, "input_size": 32, "dtype": "float32"}
   config.data.image_size = 32

@@ -5,11 +5,10 @@ Expected: converged training and a test macro-F1 below the residual net's
 (results/recipes.md).
 """
 
-import pathlib
-import runpy
+from configs import resnet
 
 
 def get_config():
-  config = runpy.run_path(str(pathlib.Path(__file__).with_name("resnet.py")))["get_config"]()
+  config = resnet.get_config()
   config.model.name = "plain18"
   return config

@@ -5,12 +5,11 @@ Expected on a 2-core CPU: under 20 minutes command to exit; test macro-F1 about 
 (results/default_run.md, results/recipes.md).
 """
 
-import pathlib
-import runpy
+from configs import default
 
 
 def get_config():
-  config = runpy.run_path(str(pathlib.Path(__file__).with_name("default.py")))["get_config"]()
+  config = default.get_config()
   config.model.name = "resnet18"
   # Stride-4 stem (7x7/2 conv + 3x3/2 max-pool): 64 px costs about what 32 px costs a
   # CIFAR-style net, and the 32-256 channel stages keep the CPU's vector units busy.

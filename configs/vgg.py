@@ -4,12 +4,11 @@ Command: python -m abstract_cls.main --config=configs/vgg.py --workdir=runs/vgg
 Expected: under 20 minutes on a 2-core CPU (results/recipes.md).
 """
 
-import pathlib
-import runpy
+from configs import default
 
 
 def get_config():
-  config = runpy.run_path(str(pathlib.Path(__file__).with_name("default.py")))["get_config"]()
+  config = default.get_config()
   config.model.name = "vgg11_bn"
   config.model.options = {"input_size": 32, "stem": "small", "width": 0.5, "dtype": "float32"}
   config.data.image_size = 32
