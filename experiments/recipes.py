@@ -269,9 +269,25 @@ HEADERS = (
 )
 
 
+def family_section() -> str:
+  """The family recipes as users run them (tools.family_recipes), when any has finished."""
+  from tools import family_recipes  # pylint: disable=g-import-not-at-top
+
+  runs = family_recipes.load_all()
+  if not runs:
+    return ""
+  return (
+    "## Family recipes (configs/*.py as a user runs them)\n\n"
+    + family_recipes.family_table(runs)
+    + "\n"
+    + family_recipes.provenance(runs)
+    + "\n## Levers of the default recipe\n\n"
+  )
+
+
 def write_report(results, meta, out_dir) -> str:
   del out_dir
-  text = (
+  text = family_section() + (
     "Each arm is configs/resnet.py with the change shown, trained to the default's time "
     "budget (arms that change the cost of a step get the epochs that fit it); test and "
     "unseen-style figures are the checkpoint with the best validation macro-F1. Verdict: "
