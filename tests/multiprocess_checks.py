@@ -90,7 +90,7 @@ def startup_with_unreadable_step(workdir: str) -> list[str]:
 
 
 def main(out_dir: str, startup_workdir: str, trained_workdir: str) -> None:
-  config = tiny_config(train__num_devices=0)
+  config = tiny_config(train=dict(num_devices=0))
   mesh = mesh_lib.make_mesh(0)
   result = input_checks(config, mesh)
   result["startup_steps"] = startup_with_unreadable_step(startup_workdir)

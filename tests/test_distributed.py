@@ -32,12 +32,8 @@ from abstract_cls.train import evaluate, loop
 from abstract_cls.train import mesh as mesh_lib
 
 STEPS = 8
-RUN = dict(
-  train__max_steps=STEPS,
-  train__num_epochs=100.0,
-  train__checkpoint_every_steps=1,
-  train__keep_checkpoints=STEPS,
-  train__log_every=1,
+RUN_TRAIN = dict(
+  max_steps=STEPS, num_epochs=100.0, checkpoint_every_steps=1, keep_checkpoints=STEPS, log_every=1
 )
 BATCH_NORM = {"in_channels": 3, "input_size": 16, "dtype": "float32", "norm": "batch"}
 
@@ -73,7 +69,7 @@ def _finish(processes, tmp_path, name, timeout=SUBPROCESS_TIMEOUT_S) -> list[str
 
 
 def _config_file(tmp_path, name, **extra) -> str:
-  return write_config_file(tmp_path / f"{name}.py", train__num_devices=0, **RUN, **extra)
+  return write_config_file(tmp_path / f"{name}.py", train=dict(RUN_TRAIN, num_devices=0), **extra)
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +80,7 @@ def root(tmp_path_factory):
 @pytest.fixture(scope="module")
 def two_process_run(root):
   """An uninterrupted two-process run of a batch-norm LeNet: (config file, workdir)."""
-  config_file = _config_file(root, "bn", model__options=BATCH_NORM)
+  config_file = _config_file(root, "bn", model=dict(options=BATCH_NORM))
   workdir = str(root / "multi")
   processes = _launch(lambda i: main_command(config_file, workdir), root, "train")
   errs = _finish(processes, root, "train")
@@ -96,7 +92,7 @@ def test_two_processes_match_one_process_with_two_devices(root, two_process_run)
   _, workdir = two_process_run
   reference = str(root / "single")
   loop.train_and_evaluate(
-    tiny_config(train__num_devices=2, model__options=BATCH_NORM, **RUN), reference
+    tiny_config(train=dict(RUN_TRAIN, num_devices=2), model=dict(options=BATCH_NORM)), reference
   )
   want, got = checkpoint_arrays(reference, step=1), checkpoint_arrays(workdir, step=1)
   assert want.keys() == got.keys()
@@ -119,7 +115,10 @@ def _saved_steps(workdir) -> list[int]:
 def test_sigterm_stops_both_processes_at_one_saved_step_and_resume_is_exact(root, two_process_run):
   _, reference = two_process_run
   slow = write_config_file(
-    root / "slow.py", pause_after_step_s=0.5, train__num_devices=0, model__options=BATCH_NORM, **RUN
+    root / "slow.py",
+    pause_after_step_s=0.5,
+    train=dict(RUN_TRAIN, num_devices=0),
+    model=dict(options=BATCH_NORM),
   )
   workdir = str(root / "preempted")
   processes = _launch(lambda i: main_command(slow, workdir), root, "preempted")
@@ -138,7 +137,7 @@ def test_sigterm_stops_both_processes_at_one_saved_step_and_resume_is_exact(root
   assert saved[0] == saved[1] == _saved_steps(workdir)[-1] < STEPS, errs[0][-2000:]
   assert "process 1: SIGTERM" in errs[1]
 
-  config_file = _config_file(root, "bn_again", model__options=BATCH_NORM)
+  config_file = _config_file(root, "bn_again", model=dict(options=BATCH_NORM))
   _finish(_launch(lambda i: main_command(config_file, workdir), root, "resumed"), root, "resumed")
   want, got = checkpoint_arrays(reference, step=STEPS), checkpoint_arrays(workdir, step=STEPS)
   assert want.keys() == got.keys()
@@ -166,7 +165,7 @@ def one_process_reads():
   """What one process with two devices decodes and sees for the same inputs."""
   import jax
 
-  config = tiny_config(train__num_devices=2)
+  config = tiny_config(train=dict(num_devices=2))
   mesh = mesh_lib.make_mesh(2)
   names, real = [], sources.decode_resized
 
@@ -234,7 +233,7 @@ def test_processes_agree_on_an_unreadable_step_at_start_up(checks, root):
 
 
 def test_two_process_eval_equals_one_process_eval(checks, two_process_run):
-  config = tiny_config(train__num_devices=2)
+  config = tiny_config(train=dict(num_devices=2))
   config.eval.checkpoint = "latest"
   metrics = evaluate.run_eval(config, two_process_run[1])
   for i in range(2):

@@ -16,7 +16,7 @@ from test_train_support import run_main, write_config_file
 def cli_run(tmp_path_factory):
   root = tmp_path_factory.mktemp("cli")
   config_file = write_config_file(
-    root / "tiny.py", train__max_steps=4, eval__final_splits=("all", "test")
+    root / "tiny.py", train=dict(max_steps=4), eval=dict(final_splits=("all", "test"))
   )
   workdir = str(root / "w")
   done = run_main(config_file, workdir)

@@ -36,10 +36,8 @@ TRAIN_KEYS = {
 def trained(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp("tiny"))
   config = tiny_config(
-    train__keep_checkpoints=1,
-    train__layer_norms_every=3,
-    train__num_devices=8,
-    eval__final_splits=("all", "test"),  # synthetic data has no test split
+    train=dict(keep_checkpoints=1, layer_norms_every=3, num_devices=8),
+    eval=dict(final_splits=("all", "test")),  # synthetic data has no test split
   )
   result = loop.train_and_evaluate(config, workdir)
   return config, workdir, result
@@ -124,7 +122,7 @@ def test_eval_takes_model_and_image_size_from_the_checkpoint(trained):
 
 
 def test_official_protocol_end_to_end_on_a_model_trained_at_224(tmp_path, capsys):
-  config = tiny_config(train__max_steps=1, eval__batch_size=8)
+  config = tiny_config(train=dict(max_steps=1), eval=dict(batch_size=8))
   config.data.image_size = 224
   config.model.options.input_size = 224
   workdir = str(tmp_path)
@@ -144,7 +142,7 @@ def test_eight_devices_match_one_device_with_batch_norm_for_one_step(tmp_path):
   # Later steps differ by float rounding amplified through ReLU kinks: compare one step.
   state = {}
   for n in (1, 8):
-    config = tiny_config(train__num_devices=n, train__max_steps=1)
+    config = tiny_config(train=dict(num_devices=n, max_steps=1))
     config.model.options.norm = "batch"
     loop.train_and_evaluate(config, str(tmp_path / f"d{n}"))
     state[n] = checkpoint_arrays(tmp_path / f"d{n}")
@@ -157,7 +155,7 @@ def test_eight_devices_match_one_device(tmp_path):
   params, losses = {}, {}
   for n in (1, 8):
     workdir = str(tmp_path / f"d{n}")
-    loop.train_and_evaluate(tiny_config(train__num_devices=n, train__max_steps=6), workdir)
+    loop.train_and_evaluate(tiny_config(train=dict(num_devices=n, max_steps=6)), workdir)
     params[n] = flat_params(workdir)
     losses[n] = [r["loss"] for r in train_rows(workdir)]
   np.testing.assert_allclose(losses[8], losses[1], rtol=1e-5)
@@ -168,7 +166,7 @@ def test_eight_devices_match_one_device(tmp_path):
 def test_model_with_dropout_restores_for_inference(tmp_path):
   # Dropout keeps PRNG keys in the model state; restoring them from an abstract template
   # once raised TypeError (AlexNet/VGG checkpoints could not be evaluated).
-  config = tiny_config(train__max_steps=2)
+  config = tiny_config(train=dict(max_steps=2))
   config.model.options = {"in_channels": 3, "input_size": 16, "dtype": "float32", "dropout": 0.5}
   workdir = str(tmp_path / "dropout")
   loop.train_and_evaluate(config, workdir)

@@ -29,13 +29,13 @@ from test_train_support import (
 from abstract_cls.train import checkpointing
 
 STEPS = 12
-RUN = dict(
-  train__max_steps=STEPS,
-  train__num_epochs=100.0,
-  train__checkpoint_every_steps=1,  # an asynchronous save after every step
-  train__eval_every_epochs=1.0,  # 3 steps
-  train__num_devices=1,
-  train__keep_checkpoints=2,
+RUN_TRAIN = dict(
+  max_steps=STEPS,
+  num_epochs=100.0,
+  checkpoint_every_steps=1,  # an asynchronous save after every step
+  eval_every_epochs=1.0,  # 3 steps
+  num_devices=1,
+  keep_checkpoints=2,
 )
 PHASES = ("train", "evaluation", "save")
 
@@ -101,9 +101,9 @@ def _latest_restores(workdir) -> None:
 def chaos_setup(tmp_path_factory):
   """(slowed config file, plain config file, the uninterrupted run's final arrays)."""
   root = tmp_path_factory.mktemp("chaos")
-  plain = write_config_file(root / "plain.py", **RUN)
+  plain = write_config_file(root / "plain.py", train=RUN_TRAIN)
   slowed = write_config_file(
-    root / "slowed.py", pause_after_step_s=0.3, pause_in_evaluation_s=0.5, **RUN
+    root / "slowed.py", pause_after_step_s=0.3, pause_in_evaluation_s=0.5, train=RUN_TRAIN
   )
   reference = root / "reference"
   done = run_main(plain, reference)

@@ -7,7 +7,6 @@ The tiny setup: LeNet-5 at 16 px on the pipeline's generated 'synthetic' data se
 import json
 import os
 import pathlib
-import runpy
 import subprocess
 import sys
 import time
@@ -17,13 +16,16 @@ import numpy as np
 REPO = pathlib.Path(__file__).resolve().parents[1]
 # Seconds a trainer subprocess may take; raise it on a heavily shared machine.
 SUBPROCESS_TIMEOUT_S = float(os.environ.get("ABSTRACT_CLS_TEST_TIMEOUT_S", "600"))
-if str(REPO) not in sys.path:  # configs/default.py imports the package
+if str(REPO) not in sys.path:  # configs/ and abstract_cls/, also for a subprocess config file
   sys.path.insert(0, str(REPO))
 
+from configs import default  # noqa: E402 (needs the repository on sys.path)
 
-def tiny_config(**overrides):
-  """configs/default.py shrunk to seconds; overrides like train__max_steps=6."""
-  config = runpy.run_path(str(REPO / "configs" / "default.py"))["get_config"]()
+
+def tiny_config(**sections):
+  """configs/default.py shrunk to seconds; each keyword updates one section's fields,
+  e.g. tiny_config(train=dict(max_steps=6, num_devices=2))."""
+  config = default.get_config()
   config.model.name = "lenet5"
   config.model.options = {"in_channels": 3, "input_size": 16, "dtype": "float32"}
   config.data.name = "synthetic"
@@ -38,12 +40,11 @@ def tiny_config(**overrides):
   config.train.progress_bar = False
   config.optimizer.lr = 0.05
   config.optimizer.warmup_epochs = 0.5
-  for key, value in overrides.items():
-    node = config
-    *parents, leaf = key.split("__")
-    for p in parents:
-      node = node[p]
-    node[leaf] = value
+  for section, fields in sections.items():
+    unknown = sorted(set(fields) - set(config[section]))
+    if unknown:
+      raise KeyError(f"tiny_config: config.{section} has no field(s) {unknown}")
+    config[section].update(fields)
   return config
 
 
@@ -86,9 +87,9 @@ def slow_down(step_s: float = 0.0, evaluation_s: float = 0.0) -> None:
 
 
 def write_config_file(
-  path, pause_after_step_s: float = 0.0, pause_in_evaluation_s: float = 0.0, **overrides
+  path, pause_after_step_s: float = 0.0, pause_in_evaluation_s: float = 0.0, **sections
 ) -> str:
-  """A config file for subprocess runs: tiny_config(**overrides), with the trainer slowed
+  """A config file for subprocess runs: tiny_config(**sections), with the trainer slowed
   down (slow_down) when a pause is given."""
   path = pathlib.Path(path)
   pauses = pause_after_step_s or pause_in_evaluation_s
@@ -97,7 +98,7 @@ def write_config_file(
     f"import sys\nsys.path.insert(0, {str(REPO / 'tests')!r})\n"
     "from test_train_support import slow_down, tiny_config\n\n"
     f"{slow}\n"
-    f"def get_config():\n  return tiny_config(**{overrides!r})\n"
+    f"def get_config():\n  return tiny_config(**{sections!r})\n"
   )
   return str(path)
 

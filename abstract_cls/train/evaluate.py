@@ -136,7 +136,7 @@ def evaluate_checkpoint(
   model, checkpoint_config, step = checkpointing.restore_for_inference(workdir, checkpoint, mesh)
   config = inference_config(config, checkpoint_config, overrides)
   graphs, params, rest = state_lib.split_model(model)
-  eval_step = step_lib.make_eval_step(graphs, mesh)
+  eval_step = step_lib.make_eval_step(graphs, mesh, config.eval.flip_tta)
   official = bool(config.eval.official_protocol)
   eval_input = make_eval_input(config, split, mesh, official)
   metrics = compute_metrics(eval_step, params, rest, eval_input)

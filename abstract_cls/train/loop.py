@@ -178,7 +178,7 @@ def start(config, workdir: str) -> Run:
     train_step=step_lib.make_train_step(
       graphs, train_input, optimizer, config, train_input.class_weights, mesh
     ),
-    eval_step=step_lib.make_eval_step(graphs, mesh),
+    eval_step=step_lib.make_eval_step(graphs, mesh, config.eval.flip_tta),
     new_accumulators=jax.jit(step_lib.init_accumulators, out_shardings=mesh_lib.replicated(mesh)),
     param_template=jax.eval_shape(
       lambda: nnx.split(state_lib.build_model(config.model, config.seed), nnx.Param, ...)[1]
@@ -208,8 +208,8 @@ def layer_norm_names(param_template, leaf_norms) -> list:
 
 def evaluate_selection(run: Run, state: dict, step: int) -> dict:
   """Metrics of `state` on the selection split, written to the logs."""
-  params = state_lib.inference_params(state)
-  metrics = evaluate_lib.compute_metrics(run.eval_step, params, state["rest"], run.eval_input)
+  params, rest = state_lib.inference_variables(state)
+  metrics = evaluate_lib.compute_metrics(run.eval_step, params, rest, run.eval_input)
   split = run.config.train.selection_split
   run.writer.write_eval(step, step / run.steps_per_epoch, split, metrics)
   return metrics
