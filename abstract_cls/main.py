@@ -48,7 +48,7 @@ def _print_training_result(result: dict, config) -> None:
   """The selection split's last evaluation, then one line per reported final split."""
   from abstract_cls.train import mesh  # pylint: disable=g-import-not-at-top
 
-  if not mesh.is_primary():
+  if not mesh.is_primary() or result["preempted"]:  # the trainer printed where it stopped
     return
   split = config.train.selection_split
   selection = result["eval"][split]
