@@ -2,14 +2,15 @@
 
   python -m abstract_cls.main --config=configs/resnet.py --workdir=/tmp/w
   python -m abstract_cls.main --config=configs/resnet.py --workdir=/tmp/w --mode=eval \
-      [--config.data.name=dcc2022 --config.data.manual_dir=DIR --config.eval.split=train]
+      [--config.data.name=dcc2022 --config.data.manual_dir=DIR --config.eval.split=all]
   python -m abstract_cls.main --config=configs/resnet.py --workdir=/tmp/w --mode=predict \
       --input=DIR_OR_FILES [--output=predictions.csv]
   python -m abstract_cls.main --config=configs/resnet.py --workdir=/tmp/w --mode=inspect
       (filters, feature maps, Grad-CAM, error galleries, embedding map, curves -> /tmp/w/inspect)
 
-Any config field can be overridden: --config.optimizer.lr=0.05. The logic lives in
-abstract_cls.train; this file only parses flags and reports errors in one line.
+Any config field can be overridden: --config.optimizer.lr=0.05 (for eval and predict, the
+model and its input size come from the checkpoint). The logic lives in abstract_cls.train;
+this file only parses flags and reports errors in one line.
 """
 
 import sys
@@ -43,6 +44,26 @@ def _parse_flags(argv):
     sys.exit(2)
 
 
+def _print_training_result(result: dict, config) -> None:
+  """The selection split's last evaluation, then one line per reported final split."""
+  from abstract_cls.train import mesh  # pylint: disable=g-import-not-at-top
+
+  if not mesh.is_primary() or result["preempted"]:  # the trainer printed where it stopped
+    return
+  split = config.train.selection_split
+  selection = result["eval"][split]
+  if selection:
+    print(
+      f"Finished at step {result['step']}: {split} accuracy "
+      f"{selection['accuracy']:.4f}, macro-F1 {selection['macro_f1']:.4f}"
+    )
+  for split, m in result["final"].items():
+    print(
+      f"{split}: accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f} "
+      f"({m['selected_by']} checkpoint, step {m['checkpoint_step']})"
+    )
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -58,20 +79,15 @@ def main(argv):
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
   try:
+    overrides = config_flags.get_override_values(flags.FLAGS["config"])
     if _MODE.value == "train":
       from abstract_cls.train import loop  # pylint: disable=g-import-not-at-top
 
-      result = loop.train_and_evaluate(config, workdir)
-      split_metrics = result["eval"][config.eval.split]
-      if split_metrics:
-        print(
-          f"Finished at step {result['step']}: {config.eval.split} accuracy "
-          f"{split_metrics['accuracy']:.4f}, macro-F1 {split_metrics['macro_f1']:.4f}"
-        )
+      _print_training_result(loop.train_and_evaluate(config, workdir), config)
     elif _MODE.value == "eval":
       from abstract_cls.train import evaluate  # pylint: disable=g-import-not-at-top
 
-      evaluate.run_eval(config, workdir)
+      evaluate.run_eval(config, workdir, overrides)
     elif _MODE.value == "inspect":
       from abstract_cls.diagnostics import run_inspect  # pylint: disable=g-import-not-at-top
 
@@ -82,7 +98,7 @@ def main(argv):
 
       if not _INPUT.value:
         raise app.UsageError("--mode=predict needs --input=DIR_OR_FILES")
-      predict.run_predict(config, workdir, _INPUT.value, _OUTPUT.value)
+      predict.run_predict(config, workdir, _INPUT.value, _OUTPUT.value, overrides)
   except (errors.ConfigError, errors.CheckpointNotFoundError, FloatingPointError) as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)

@@ -8,6 +8,7 @@ import collections
 import csv
 import io
 import pathlib
+import re
 import zipfile
 
 import imagehash
@@ -95,7 +96,7 @@ def test_fields_are_valid(rows):
     # a listed level-3 type, or a generic object of that class marked as such
     assert r["l3_object"] in objects[r["class_code"]] or r["l3_object"].endswith(" (generic)"), r
     assert r["license"] in ALLOWED_LICENSES, r
-    assert len(r["phash"]) == 16 and int(r["phash"], 16) >= 0, r
+    assert re.fullmatch("[0-9a-f]{16}", r["phash"]), r  # imagehash's 64-bit hex
     assert r["icon_name"] and r["design_group"], r
 
 

@@ -1,8 +1,10 @@
-"""The command line: train, --mode=eval (official report), --mode=predict (CSV), and the
-one-line errors for a bad config key, a missing checkpoint and an unknown data set."""
+"""The command line: train (with its final-split report), --mode=eval (official report),
+--mode=predict (CSV), and the one-line errors for a bad config key, a missing checkpoint,
+an unknown data set and an override that contradicts the checkpoint."""
 
 import csv
 import os
+import re
 
 import numpy as np
 import pytest
@@ -13,7 +15,9 @@ from test_train_support import run_main, write_config_file
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory):
   root = tmp_path_factory.mktemp("cli")
-  config_file = write_config_file(root / "tiny.py", train=dict(max_steps=4))
+  config_file = write_config_file(
+    root / "tiny.py", train=dict(max_steps=4), eval=dict(final_splits=("all", "test"))
+  )
   workdir = str(root / "w")
   done = run_main(config_file, workdir)
   assert done.returncode == 0, done.stderr[-3000:]
@@ -23,7 +27,12 @@ def cli_run(tmp_path_factory):
 def test_train_prints_final_metrics(cli_run):
   _, workdir, done = cli_run
   assert "Finished at step 4: validation accuracy" in done.stdout
+  assert re.search(
+    r"^all: accuracy [\d.]+, macro-F1 [\d.]+ \(best checkpoint, step [34]\)$", done.stdout, re.M
+  )
+  assert "synthetic has no 'test' split: not reported." in done.stderr
   assert os.path.exists(os.path.join(workdir, "metrics.jsonl"))
+  assert os.path.exists(os.path.join(workdir, "synthetic_all", "report.json"))
 
 
 def test_eval_prints_official_report(cli_run):
@@ -82,4 +91,12 @@ def test_unknown_data_set_is_one_clear_error(cli_run, tmp_path):
   done = run_main(config_file, str(tmp_path / "w2"), "--config.data.name=imagenet")
   assert done.returncode == 1
   assert "error: data.name='imagenet' is not a known data set" in done.stderr
+  assert "Traceback" not in done.stderr
+
+
+def test_override_contradicting_the_checkpoint_is_one_clear_error(cli_run):
+  config_file, workdir, _ = cli_run
+  done = run_main(config_file, workdir, "--mode=eval", "--config.data.image_size=32")
+  assert done.returncode == 1
+  assert "error: --config.data.image_size=32 contradicts the checkpoint" in done.stderr
   assert "Traceback" not in done.stderr

@@ -1,4 +1,4 @@
-"""Layer-level model tests: lowerings, dtype policy, Contract 4 helpers."""
+"""Layer-level model tests: lowerings (NaN, forward mode), dtype policy, model helpers."""
 
 import functools
 
@@ -252,3 +252,34 @@ def test_chunked_tap_kernel_grad_matches_xla(monkeypatch, sharded, k, stride, pa
   expected = vjp(g)[0]
   got = jax.jit(lambda x, g: cpu_kernels.tap_kernel_grad(x, g, w.shape, stride, pad))(x, g)
   np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_slice_max_pool_propagates_nan_like_reduce_window():
+  x = jax.random.normal(jax.random.key(0), (2, 8, 8, 3))
+  x = x.at[0, 3, 4, 1].set(jnp.nan).at[1, 0, 0, 2].set(jnp.nan)
+  pools = {
+    impl: layers.max_pool(x, 3, 2, 1, name="p", conv_impl=impl) for impl in ("xla", "patches")
+  }
+  np.testing.assert_array_equal(np.isnan(pools["patches"]), np.isnan(pools["xla"]))
+  assert np.isnan(pools["patches"]).sum() > 0
+  np.testing.assert_allclose(pools["patches"], pools["xla"])  # NaNs compare equal here
+
+
+@pytest.mark.parametrize("kernel", ["conv_tap_grad", "max_pool_strided"])
+def test_forward_mode_through_cpu_kernels_matches_xla(kernel):
+  x = jax.random.normal(jax.random.key(0), (2, 8, 8, 4))
+  w = jax.random.normal(jax.random.key(1), (3, 3, 4, 5))
+  dx = jax.random.normal(jax.random.key(2), x.shape)
+  dw = jax.random.normal(jax.random.key(3), w.shape)
+  if kernel == "conv_tap_grad":
+    fast = lambda x, w: cpu_kernels.conv_tap_grad(x, w, 2, 1)
+    reference = lambda x, w: cpu_kernels.xla_conv(x, w, 2, 1)
+  else:
+    fast = lambda x, w: cpu_kernels.max_pool_strided(x, 3, 2, 1) * jnp.sum(w)
+    reference = lambda x, w: layers.max_pool(x, 3, 2, 1, name="p", conv_impl="xla") * jnp.sum(w)
+  got, want = jax.jvp(fast, (x, w), (dx, dw)), jax.jvp(reference, (x, w), (dx, dw))
+  for a, b in zip(got, want):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+  loss = lambda f: lambda x, w: jnp.sum(jnp.sin(f(x, w)))  # grad transposes the same rule
+  for a, b in zip(jax.grad(loss(fast), (0, 1))(x, w), jax.grad(loss(reference), (0, 1))(x, w)):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)

@@ -1,6 +1,7 @@
-"""Input pipeline (Contract 3): determinism, resumption, sharding, balancing, protocols."""
+"""Input pipeline: determinism, resumption, sharding, balancing, protocols, mixing."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax.sharding import Mesh
@@ -246,3 +247,64 @@ def test_synthetic_train_validation_split_and_cleaned_manifest(tmp_path):
   manifest.write_text("file_name,keep,reason\nx.png,maybe,\n")
   with pytest.raises(ValueError, match="line 2"):
     pipeline.load_arrays(c, "train")
+
+
+def test_mixup_lambda_follows_beta_distribution():
+  from scipy import stats
+
+  alpha = 5.0  # the old sampler returned exactly 0.5 for most draws here
+  images = jnp.stack([jnp.ones((2, 2, 3)), jnp.zeros((2, 2, 3))])  # partner of 1 is 0
+  probs = jax.nn.one_hot(jnp.array([0, 1]), 2)
+  lam = jax.jit(
+    jax.vmap(
+      lambda k: augment.mix(k, images, probs, mixup_alpha=alpha, cutmix_alpha=0.0)[0][0, 0, 0, 0]
+    )
+  )(jax.random.split(jax.random.key(0), 4000))
+  lam = np.asarray(lam)
+  assert np.mean(lam == 0.5) < 0.01
+  assert stats.kstest(lam, stats.beta(alpha, alpha).cdf).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("field,value", [("mixup_alpha", -0.2), ("cutmix_alpha", float("nan"))])
+def test_bad_mix_alpha_is_a_clear_error(field, value):
+  with pytest.raises(ValueError, match=f"data.{field}"):
+    augment.AugmentOptions.from_config(_config(**{field: value}))
+
+
+@pytest.mark.parametrize("balance", ["none", "oversample"])
+def test_row_sharded_images_give_the_same_batches(records, mesh, balance):
+  # With several processes the split is row-sharded over the devices (each process decodes
+  # its rows only); the batches must be those of the replicated layout.
+  c = _config(balance=balance)
+  inputs = {
+    sharded: pipeline.make_train_input(
+      c, "train", mesh, 0, BATCH, source=records, row_sharded=sharded
+    )
+    for sharded in (False, True)
+  }
+  table = inputs[True].device_data["images"]
+  assert table.shape[0] == 96 and table.addressable_shards[0].data.shape[0] == 96 // 8
+  for step in (0, 5, 7):
+    got, want = (_batches(inputs[s], [step])[0] for s in (True, False))
+    assert _equal(got, want), step
+
+
+def test_eval_positions_are_each_process_rows_of_every_batch():
+  from abstract_cls.data import placement
+
+  np.testing.assert_array_equal(
+    placement.eval_positions(10, 4, slice(2, 4)), [2, 3, 6, 7]
+  )  # the last batch (8, 9) has no rows 2-3
+  np.testing.assert_array_equal(placement.eval_positions(10, 4, slice(0, 2)), [0, 1, 4, 5, 8, 9])
+
+
+def test_whole_split_and_zero_validation_fraction():
+  c = _config(name="synthetic", synthetic_num_examples=50)
+  assert sources.available_splits(c) == ("train", "validation", "all")
+  whole = sources.open_source(c, "all")
+  train, val = sources.open_source(c, "train"), sources.open_source(c, "validation")
+  assert len(whole) == 50 == len(train) + len(val) and len(val) > 0
+  c.validation_fraction = 0.0
+  assert len(sources.open_source(c, "train")) == 50
+  with pytest.raises(ValueError, match="no validation split"):
+    sources.open_source(c, "validation")

@@ -1,14 +1,23 @@
 """End to end, in process: tiny train -> save -> restore -> identical evaluation; 8 devices
-match 1 device; logs, reports and checkpoint retention."""
+match 1 device; logs, reports, checkpoint retention and selection; eval settings from the
+checkpoint; the official protocol on a model trained for it."""
 
 import json
 import os
 
 import numpy as np
 import pytest
-from test_train_support import eval_rows, flat_params, read_jsonl, tiny_config, train_rows
+from test_train_support import (
+  checkpoint_arrays,
+  eval_rows,
+  flat_params,
+  read_jsonl,
+  tiny_config,
+  train_rows,
+)
 
 from abstract_cls.train import checkpointing, evaluate, loop
+from abstract_cls.train.errors import ConfigError
 
 TRAIN_KEYS = {
   "step",
@@ -26,7 +35,10 @@ TRAIN_KEYS = {
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp("tiny"))
-  config = tiny_config(train=dict(keep_checkpoints=1, layer_norms_every=3, num_devices=8))
+  config = tiny_config(
+    train=dict(keep_checkpoints=1, layer_norms_every=3, num_devices=8),
+    eval=dict(final_splits=("all", "test")),  # synthetic data has no test split
+  )
   result = loop.train_and_evaluate(config, workdir)
   return config, workdir, result
 
@@ -82,6 +94,61 @@ def test_restored_checkpoint_gives_identical_eval_metrics(trained, capsys):
     report = json.load(f)
   assert report["accuracy"] == expected["accuracy"]
   assert report_dir in out
+
+
+def test_selected_checkpoint_is_reported_on_the_final_splits(trained):
+  _, workdir, result = trained
+  assert set(result["final"]) == {"all"}
+  final = result["final"]["all"]
+  best = checkpointing.make_manager(workdir, 1, create=False).best_step()
+  assert final["checkpoint_step"] == best and final["selected_by"] == "best"
+  assert final["num_examples"] == 80  # every synthetic example, nothing held out
+  with open(os.path.join(workdir, "synthetic_all", "report.json"), encoding="utf-8") as f:
+    assert json.load(f)["macro_f1"] == final["macro_f1"]
+
+
+def test_eval_takes_model_and_image_size_from_the_checkpoint(trained):
+  config, workdir, result = trained
+  plain = config.copy_and_resolve_references()
+  plain.data.image_size = 32  # as when the config file is given without the run's overrides
+  plain.eval.checkpoint = "latest"
+  metrics = evaluate.run_eval(plain, workdir)
+  assert metrics["accuracy"] == result["eval"]["validation"]["accuracy"]
+  with pytest.raises(ConfigError, match="data.image_size=32 contradicts the checkpoint"):
+    evaluate.run_eval(plain, workdir, overrides={"data.image_size": 32})
+  plain.eval.official_protocol = True
+  with pytest.raises(ConfigError, match="trained at data.image_size=16"):
+    evaluate.run_eval(plain, workdir)
+
+
+def test_official_protocol_end_to_end_on_a_model_trained_at_224(tmp_path, capsys):
+  config = tiny_config(train=dict(max_steps=1), eval=dict(batch_size=8))
+  config.data.image_size = 224
+  config.model.options.input_size = 224
+  workdir = str(tmp_path)
+  selection = loop.train_and_evaluate(config, workdir)["eval"]["validation"]
+  official = config.copy_and_resolve_references()
+  official.eval.official_protocol = True
+  numpy_state = np.random.get_state()
+  metrics = evaluate.run_eval(official, workdir)
+  assert all(np.array_equal(a, b) for a, b in zip(np.random.get_state(), numpy_state))
+  assert metrics["num_examples"] == selection["num_examples"] and 0 <= metrics["accuracy"] <= 1
+  assert "official protocol: resize 256, centre-crop 224" in capsys.readouterr().out
+  with open(os.path.join(workdir, "synthetic_validation_official", "report.json")) as f:
+    assert json.load(f)["macro_f1"] == metrics["macro_f1"]
+
+
+def test_eight_devices_match_one_device_with_batch_norm_for_one_step(tmp_path):
+  # Later steps differ by float rounding amplified through ReLU kinks: compare one step.
+  state = {}
+  for n in (1, 8):
+    config = tiny_config(train=dict(num_devices=n, max_steps=1))
+    config.model.options.norm = "batch"
+    loop.train_and_evaluate(config, str(tmp_path / f"d{n}"))
+    state[n] = checkpoint_arrays(tmp_path / f"d{n}")
+  assert any("mean" in key for key in state[1])  # batch statistics are compared too
+  for key, value in state[1].items():
+    np.testing.assert_allclose(state[8][key], value, rtol=1e-5, atol=1e-6, err_msg=key)
 
 
 def test_eight_devices_match_one_device(tmp_path):

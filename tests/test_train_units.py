@@ -186,3 +186,50 @@ def test_streaming_mode_trains(tmp_path):
   )
   assert result["step"] == 2
   assert all(np.isfinite(r["loss"]) for r in train_rows(workdir))
+
+
+@pytest.mark.parametrize("gamma", [0.25, 0.5, 0.9, 2.0])
+def test_focal_loss_gradient_stays_finite_as_p_reaches_one(gamma):
+  logits = jnp.array([[80.0, 0.0, 0.0], [20.0, 0.0, 0.0], [1.0, 0.5, 0.0]])
+  targets = jax.nn.one_hot(jnp.array([0, 0, 2]), 3)
+  loss = lambda x, t: losses.classification_loss(x, t, jnp.ones(3), focal_gamma=gamma)
+  assert np.isfinite(np.asarray(jax.grad(loss)(logits, targets))).all()
+  log_p = jax.nn.log_softmax(logits[2])  # an ordinary example: the textbook value
+  expected = -((1 - jnp.exp(log_p[2])) ** gamma) * log_p[2]
+  assert float(loss(logits[2:], targets[2:])) == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_best_checkpoint_without_any_evaluation_is_the_latest(tmp_path):
+  from abstract_cls.train import mesh as mesh_lib
+  from abstract_cls.train import state as state_lib
+
+  config = tiny_config()
+  optimizer = optimizer_lib.make_optimizer(config.optimizer)
+  _, state = state_lib.create_train_state(config, mesh_lib.make_mesh(1), optimizer)
+  manager = checkpointing.make_manager(str(tmp_path), async_save=False)
+  for step in (2, 4):  # saved without metrics, as a run stopped before its first evaluation
+    checkpointing.save(manager, step, state, config, step / 4)
+  manager.close()
+  _, _, step = checkpointing.restore_for_inference(str(tmp_path), "best")
+  assert step == 4
+
+
+def test_changed_model_in_a_workdir_is_an_error_and_keeps_the_checkpoints(tmp_path):
+  workdir = str(tmp_path)
+  loop.train_and_evaluate(tiny_config(train=dict(max_steps=2)), workdir)
+  before = sorted(os.listdir(os.path.join(workdir, "checkpoints")))
+  changed = tiny_config(train=dict(max_steps=4), optimizer=dict(name="adamw"))
+  changed.model.options.norm = "batch"
+  with pytest.raises(
+    ConfigError, match=r"model.options.norm None -> 'batch'.*optimizer.name 'sgd' -> 'adamw'"
+  ):
+    loop.train_and_evaluate(changed, workdir)
+  assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == before
+  assert not os.path.exists(os.path.join(workdir, "corrupt_checkpoints"))
+  # Another schedule with the same model and optimiser state resumes as before.
+  assert loop.train_and_evaluate(tiny_config(train=dict(max_steps=3)), workdir)["step"] == 3
+
+
+def test_selection_on_a_test_split_is_refused(tmp_path):
+  with pytest.raises(ConfigError, match="selection_split='test'"):
+    loop.train_and_evaluate(tiny_config(train=dict(selection_split="test")), str(tmp_path))

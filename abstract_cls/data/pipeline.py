@@ -1,19 +1,20 @@
-"""Contract 3: one input interface for training and evaluation, batch-sharded over 'data'.
+"""One input interface for training and evaluation, batch-sharded over 'data'.
 
 In-memory mode keeps the split as one uint8 array on the devices; the trainer's jitted step
 calls `TrainInput.batch`, which picks the step's examples (sampling.device_batch_indices)
 and augments them there, so a step costs the host nothing. Streaming mode reads with grain
 worker processes (`TrainInput.host_batch(step)`) and augments with the same device code.
 Either way the batch at step N depends only on (seed, N); the checkpointed state is the step.
+
+With several processes nothing is read or decoded twice (see placement): in-memory mode
+row-shards the split over the devices, each process decoding only the rows its devices
+store; streaming and evaluation read only the rows of each batch a process's devices hold.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
-import os
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -22,101 +23,32 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from abstract_cls import taxonomy
-from abstract_cls.data import array_cache, augment, sampling, sources, streaming
+from abstract_cls.data import augment, placement, sampling, sources, streaming
+from abstract_cls.data.eval_input import EvalInput, make_eval_input
+from abstract_cls.data.split_arrays import (
+  DATA_AXIS,
+  OFFICIAL_CROP,
+  OFFICIAL_RESIZE,
+  SplitArrays,
+  check_batch,
+  check_images,
+  load_arrays,
+  resolve_mode,
+  split_metadata,
+)
 
-DATA_AXIS = "data"
-OFFICIAL_RESIZE = 256
-OFFICIAL_CROP = 224
-
-
-@dataclasses.dataclass
-class SplitArrays:
-  images: np.ndarray  # uint8 [N, S, S, 3]
-  labels: np.ndarray  # int32 [N]
-  domains: np.ndarray  # int32 [N]
-  file_names: np.ndarray  # str [N]
-  l3_objects: np.ndarray  # str [N] ('' if unknown)
-
-  def __len__(self) -> int:
-    return len(self.labels)
-
-
-def _decode_all(source: Sequence, size: int, crop: int | None) -> SplitArrays:
-  out = size if crop is None else crop
-  images = np.empty((len(source), out, out, 3), np.uint8)
-  meta = [None] * len(source)
-
-  def work(i: int) -> None:
-    record = source[i]
-    meta[i] = sources.record_metadata(record)
-    image = sources.decode_resized(record["image"], size, meta[i][2])
-    if crop is not None:
-      off = (size - crop) // 2
-      image = image[off : off + crop, off : off + crop]
-    images[i] = image
-
-  # PIL releases the GIL while decoding and resizing, so threads use every core.
-  with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-    list(pool.map(work, range(len(source)), chunksize=64))
-  return SplitArrays(
-    images=images,
-    labels=np.array([m[0] for m in meta], np.int32).reshape(-1),
-    domains=np.array([m[1] for m in meta], np.int32).reshape(-1),
-    file_names=np.array([m[2] for m in meta], dtype=str).reshape(-1),
-    l3_objects=np.array([m[3] for m in meta], dtype=str).reshape(-1),
-  )
-
-
-def load_arrays(
-  data_config, split: str, *, source: Sequence | None = None, official_protocol: bool = False
-) -> SplitArrays:
-  """Decodes a split into memory at data_config.image_size (official: 256, centre 224).
-
-  `source` is any sequence of Contract 2 records (tests, other loaders); by default the
-  TFDS builder `data_config.name` with the hold-out and cleaned manifest applied, and the
-  decoded arrays cached beside the TFDS data (data.cache_decoded; see array_cache).
-  """
-  size = OFFICIAL_RESIZE if official_protocol else data_config.image_size
-  crop = OFFICIAL_CROP if official_protocol else None
-  cache = None
-  if source is None:
-    cache = array_cache.cache_dir(data_config, split, size, official_protocol)
-    cached = array_cache.load(cache)
-    if cached is not None:
-      return SplitArrays(**cached)
-    source = sources.open_source(data_config, split)
-  arrays = _decode_all(source, size, crop)
-  array_cache.save(cache, dataclasses.asdict(arrays))
-  return arrays
-
-
-def _resolve_mode(data_config, num_examples: int, size: int) -> str:
-  if data_config.mode in ("in_memory", "streaming"):
-    return data_config.mode
-  if data_config.mode != "auto":
-    raise ValueError(f"data.mode {data_config.mode!r} is not 'auto', 'in_memory' or 'streaming'")
-  needed_mb = num_examples * size * size * 3 / 2**20
-  return "in_memory" if needed_mb <= data_config.memory_budget_mb else "streaming"
-
-
-def _check_batch(mesh: Mesh, global_batch_size: int) -> None:
-  if DATA_AXIS not in mesh.axis_names:
-    raise ValueError(f"mesh axes {mesh.axis_names} lack the batch axis {DATA_AXIS!r}")
-  shards = mesh.shape[DATA_AXIS]
-  if global_batch_size % shards:
-    raise ValueError(
-      f"global batch size {global_batch_size} is not divisible by the "
-      f"{shards} devices on mesh axis {DATA_AXIS!r}"
-    )
-
-
-def _metadata(source: Sequence) -> tuple[np.ndarray, ...]:
-  meta = [sources.record_metadata(source[i]) for i in range(len(source))]
-  return (
-    np.array([m[0] for m in meta], np.int32).reshape(-1),
-    np.array([m[1] for m in meta], np.int32).reshape(-1),
-    np.array([m[2] for m in meta], dtype=str).reshape(-1),
-  )
+__all__ = [
+  "OFFICIAL_CROP",
+  "OFFICIAL_RESIZE",
+  "BatchSpec",
+  "EvalInput",
+  "SplitArrays",
+  "TrainInput",
+  "build_batch",
+  "load_arrays",
+  "make_eval_input",
+  "make_train_input",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,6 +59,7 @@ class BatchSpec:
   augment: augment.AugmentOptions
   image_size: int
   batch_sharding: NamedSharding
+  images_row_sharded: bool = False  # in-memory images split over the devices, not replicated
 
 
 def build_batch(
@@ -135,8 +68,12 @@ def build_batch(
   """The training batch of `step` (pure; TrainInput.batch binds `spec`)."""
   shard = lambda x: jax.lax.with_sharding_constraint(x, spec.batch_sharding)
   if device_data:
-    idx = shard(sampling.device_batch_indices(spec.sampling, device_data, step))
-    images = device_data["images"][idx]
+    idx = sampling.device_batch_indices(spec.sampling, device_data, step)
+    if spec.images_row_sharded:
+      images = placement.gather_rows(device_data["images"], idx, spec.batch_sharding.mesh)
+    else:  # each device gathers its own rows from its full copy
+      idx = shard(idx)
+      images = device_data["images"][idx]
     labels, domains = device_data["labels"][idx], device_data["domains"][idx]
   else:
     images, labels, domains = host_batch["image"], host_batch["label"], host_batch["domain"]
@@ -153,7 +90,12 @@ def build_batch(
 
 
 class TrainInput:
-  """See module docstring; attributes as in Contract 3."""
+  """Training batches by step number; see the module docstring.
+
+  In-memory: `device_data` (the split on the devices, with the sampling plan) and `batch`,
+  called inside the jitted step. Streaming: `host_batch(step)` (this process's rows, numpy)
+  and `global_host_batch(step)` (the batch as arrays sharded over the mesh).
+  """
 
   def __init__(
     self,
@@ -164,7 +106,9 @@ class TrainInput:
     mode: str,
     labels: np.ndarray,
     *,
-    arrays: SplitArrays | None = None,
+    images: np.ndarray | None = None,
+    domains: np.ndarray | None = None,
+    images_row_sharded: bool = False,
     source: Sequence | None = None,
   ):
     self.mode = mode
@@ -182,22 +126,19 @@ class TrainInput:
       self.class_counts, data_config.class_weighting, data_config.effective_number_beta
     )
     self.batch_sharding = NamedSharding(mesh, P(DATA_AXIS))
+    self.rows = placement.process_rows(self.batch_sharding, global_batch_size)
     self.spec = BatchSpec(
       self.plan.spec,
       augment.AugmentOptions.from_config(data_config),
       self.image_size,
       self.batch_sharding,
+      images_row_sharded,
     )
+    self._stream = None
+    self.device_data = {}
     if mode == "in_memory":
-      self.device_data = jax.device_put(
-        dict(
-          images=arrays.images,
-          domains=np.asarray(arrays.domains, np.int32),
-          **self.plan.device_arrays(),
-        ),
-        NamedSharding(mesh, P()),
-      )  # Replicated: any device can gather any example.
-      self._stream = None
+      small = dict(domains=np.asarray(domains, np.int32), **self.plan.device_arrays())
+      self.device_data = dict(placement.replicate(small, mesh), images=self._images(images))
       self._epoch_order = jax.jit(
         lambda arrays, epoch: (sampling.epoch_order(self.plan.spec, arrays, epoch), epoch),
         out_shardings=NamedSharding(mesh, P()),
@@ -205,10 +146,23 @@ class TrainInput:
       self._order_epoch = None
       self.prepare_epoch(0)
     else:
-      self.device_data = {}
       self._stream = streaming.TrainStream(
-        source, self.plan, self.image_size, data_config.num_workers, data_config.prefetch_batches
+        source,
+        self.plan,
+        self.image_size,
+        data_config.num_workers,
+        data_config.prefetch_batches,
+        self.rows,
       )
+
+  def _images(self, images: np.ndarray) -> jax.Array:
+    """Replicated (any device gathers any example), or row-sharded: `images` are then this
+    process's rows of the padded table."""
+    if not self.spec.images_row_sharded:
+      return placement.replicate(images, self.mesh)
+    sharding = NamedSharding(self.mesh, P(DATA_AXIS))
+    rows = placement.padded_rows(self.num_examples, self.mesh)
+    return placement.global_batch(sharding, {"images": images}, rows)["images"]
 
   def prepare_epoch(self, step: int) -> None:
     """In-memory mode: stores the visiting order of `step`'s epoch in device_data, so the
@@ -222,10 +176,18 @@ class TrainInput:
     self._order_epoch = epoch
 
   def host_batch(self, step: int) -> dict[str, np.ndarray]:
-    """Streaming: the uint8 batch of `step` (numpy); in-memory: {}."""
+    """Streaming: this process's rows (self.rows) of the uint8 batch of `step`; in-memory: {}."""
     if self._stream is None:
       return {}
     return self._stream.host_batch(step)
+
+  def global_host_batch(self, step: int) -> dict[str, jax.Array]:
+    """Streaming: the batch of `step` sharded over the mesh, built from every process's
+    rows; in-memory: {}."""
+    local = self.host_batch(step)
+    if not local:
+      return {}
+    return placement.global_batch(self.batch_sharding, local, self.global_batch_size)
 
   def close(self) -> None:
     """Stops streaming workers (also done at exit); in-memory: nothing to do."""
@@ -243,6 +205,22 @@ class TrainInput:
     return build_batch(self.spec, device_data, host_batch, step, key)
 
 
+def _local_table_rows(data_config, split, mesh, labels, source, arrays) -> np.ndarray:
+  """This process's rows of the row-sharded image table, zero rows as padding."""
+  size = data_config.image_size
+  table = NamedSharding(mesh, P(DATA_AXIS))
+  rows = placement.process_rows(table, placement.padded_rows(len(labels), mesh))
+  wanted = np.arange(rows.start, min(rows.stop, len(labels)))
+  if arrays is not None:
+    local = arrays.images[wanted]
+  else:
+    part = sources.IndexedSource(source, wanted)
+    local = load_arrays(data_config, split, source=part, cache=False).images
+  images = np.zeros((rows.stop - rows.start, size, size, 3), np.uint8)
+  images[: len(wanted)] = local
+  return images
+
+
 def make_train_input(
   data_config,
   split: str,
@@ -252,131 +230,41 @@ def make_train_input(
   *,
   source: Sequence | None = None,
   arrays: SplitArrays | None = None,
+  row_sharded: bool | None = None,
 ) -> TrainInput:
-  """Contract 3. `arrays` (already decoded) or `source` replace reading the TFDS builder."""
-  _check_batch(mesh, global_batch_size)
+  """Training input of `split`. `arrays` (already decoded) or `source` replace reading the
+  TFDS builder. row_sharded: in-memory images split over the devices instead of replicated
+  (default: with several processes, each then decoding only its rows)."""
+  check_batch(mesh, global_batch_size)
   size = data_config.image_size
+  if row_sharded is None:
+    row_sharded = jax.process_count() > 1
+  from_builder = source is None and arrays is None
+  if arrays is None and source is None:
+    source = sources.open_source(data_config, split)
+  mode = "in_memory" if arrays is not None else resolve_mode(data_config, len(source), size)
+  if mode == "streaming":
+    labels, _, _ = split_metadata(source)
+    return TrainInput(data_config, mesh, seed, global_batch_size, mode, labels, source=source)
+  if arrays is None and not row_sharded:
+    arrays = load_arrays(data_config, split, source=source, cache=from_builder)
   if arrays is not None:
-    mode = "in_memory"
+    check_images(arrays, size)
+    labels, domains = arrays.labels, arrays.domains
   else:
-    if source is None:
-      source = sources.open_source(data_config, split)
-    mode = _resolve_mode(data_config, len(source), size)
-  if mode == "in_memory":
-    if arrays is None:
-      arrays = load_arrays(data_config, split, source=source)
-    if arrays.images.shape[1:] != (size, size, 3):
-      raise ValueError(f"arrays have images {arrays.images.shape[1:]}, expected {(size, size, 3)}")
-    return TrainInput(
-      data_config, mesh, seed, global_batch_size, mode, arrays.labels, arrays=arrays
-    )
-  labels, _, _ = _metadata(source)
-  return TrainInput(data_config, mesh, seed, global_batch_size, mode, labels, source=source)
-
-
-class EvalInput:
-  """Evaluation batches in split order, padded to the global batch, sharded over 'data'."""
-
-  def __init__(
-    self,
-    data_config,
-    mesh: Mesh,
-    global_batch_size: int,
-    official_protocol: bool,
-    labels: np.ndarray,
-    domains: np.ndarray,
-    file_names: np.ndarray,
-    *,
-    arrays: SplitArrays | None = None,
-    source: Sequence | None = None,
-  ):
-    self.num_examples = len(labels)
-    self.labels, self.domains, self.file_names = labels, domains, file_names
-    self.global_batch_size = global_batch_size
-    self.official_protocol = official_protocol
-    self._arrays = arrays
-    self._source = source
-    self._size = OFFICIAL_RESIZE if official_protocol else data_config.image_size
-    self._crop = OFFICIAL_CROP if official_protocol else None
-    self._workers = data_config.num_workers
-    self._buffer = data_config.prefetch_batches
-    self._sharding = NamedSharding(mesh, P(DATA_AXIS))
-    self._normalize = jax.jit(lambda x: augment.normalize(x / 255.0), out_shardings=self._sharding)
-
-  @property
-  def image_size(self) -> int:
-    return self._crop or self._size
-
-  def _host_chunks(self) -> Iterator[dict[str, np.ndarray]]:
-    b = self.global_batch_size
-    if self._arrays is not None:
-      a = self._arrays
-      for start in range(0, len(a), b):
-        yield dict(
-          image=a.images[start : start + b],
-          label=a.labels[start : start + b],
-          domain=a.domains[start : start + b],
-        )
-    else:
-      yield from streaming.eval_batches(
-        self._source, self._size, self._crop, b, self._workers, self._buffer
-      )
-
-  def batches(self) -> Iterator[dict[str, Any]]:
-    """dict(image float32 normalised, label, domain, mask bool) per global batch."""
-    b = self.global_batch_size
-    for chunk in self._host_chunks():
-      n = len(chunk["label"])
-      pad = b - n
-      padded = {
-        k: np.concatenate([v, np.zeros((pad,) + v.shape[1:], v.dtype)]) if pad else v
-        for k, v in chunk.items()
-      }
-      padded["mask"] = np.arange(b) < n
-      on_device = jax.device_put(padded, self._sharding)
-      on_device["image"] = self._normalize(on_device["image"])
-      yield on_device
-
-
-def make_eval_input(
-  data_config,
-  split: str,
-  mesh: Mesh,
-  global_batch_size: int,
-  official_protocol: bool = False,
-  *,
-  source: Sequence | None = None,
-  arrays: SplitArrays | None = None,
-) -> EvalInput:
-  """Contract 3. official_protocol: resize 256x256, centre-crop 224, ImageNet mean/std."""
-  _check_batch(mesh, global_batch_size)
-  size = OFFICIAL_CROP if official_protocol else data_config.image_size
-  if arrays is None:
-    if source is None:
-      source = sources.open_source(data_config, split)
-    if _resolve_mode(data_config, len(source), size) == "in_memory":
-      arrays = load_arrays(data_config, split, source=source, official_protocol=official_protocol)
-  if arrays is not None:
-    if arrays.images.shape[1:] != (size, size, 3):
-      raise ValueError(f"arrays have images {arrays.images.shape[1:]}, expected {(size, size, 3)}")
-    return EvalInput(
-      data_config,
-      mesh,
-      global_batch_size,
-      official_protocol,
-      arrays.labels,
-      arrays.domains,
-      arrays.file_names,
-      arrays=arrays,
-    )
-  labels, domains, file_names = _metadata(source)
-  return EvalInput(
+    labels, domains, _ = split_metadata(source)
+  if row_sharded:
+    images = _local_table_rows(data_config, split, mesh, labels, source, arrays)
+  else:
+    images = arrays.images
+  return TrainInput(
     data_config,
     mesh,
+    seed,
     global_batch_size,
-    official_protocol,
+    mode,
     labels,
-    domains,
-    file_names,
-    source=source,
+    images=images,
+    domains=domains,
+    images_row_sharded=row_sharded,
   )

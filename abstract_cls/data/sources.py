@@ -1,8 +1,8 @@
 """Random-access record sources behind the pipeline, and decoding a record to a fixed size.
 
-A source is any sequence (len + __getitem__) of Contract 2 records: dicts with `image`
-(encoded PNG/JPEG bytes or a decoded uint8 HxWx3 array), `label`, `domain`, `file_name`,
-`l3_object`. TFDS array_record sources are opened with image decoding skipped so that the
+A source is any sequence (len + __getitem__) of records as the TFDS builders store them:
+dicts with `image` (encoded PNG/JPEG bytes or a decoded uint8 HxWx3 array), `label`,
+`domain`, `file_name`, `l3_object`. TFDS array_record sources are opened with image decoding skipped so that the
 metadata scans (stratified split, cleaned manifest) never decode pixels, and so that the
 decoder can shrink large JPEGs while decoding (PIL draft mode).
 """
@@ -21,8 +21,26 @@ from PIL import Image
 from abstract_cls import taxonomy
 from abstract_cls.data import decode
 
-# Splits the dcc2022 builder produces when the manual dir has only class folders.
+# A builder with a train split only (a folder of class folders) gets a seeded, stratified
+# validation hold-out: its "train" is the rest.
 _HELD_OUT_SPLITS = ("train", "validation")
+# Every labelled example of a data set: all of its splits, nothing held out.
+WHOLE_SPLIT = "all"
+
+
+class ConcatSource(Sequence):
+  """Several sources one after the other (picklable, so grain workers can use it)."""
+
+  def __init__(self, parts: Sequence[Sequence]):
+    self.parts = list(parts)
+    self.ends = np.cumsum([len(p) for p in self.parts])
+
+  def __len__(self) -> int:
+    return int(self.ends[-1]) if len(self.ends) else 0
+
+  def __getitem__(self, i: int) -> dict[str, Any]:
+    part = int(np.searchsorted(self.ends, i, side="right"))
+    return self.parts[part][int(i) - (int(self.ends[part - 1]) if part else 0)]
 
 
 class IndexedSource(Sequence):
@@ -131,11 +149,13 @@ def read_cleaned_manifest(path: str) -> set[str]:
 
 def stratified_holdout(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
   """Boolean mask of held-out examples: round(fraction * n_c) per class (at least one when a
-  class has two or more), chosen by a generator seeded with `seed` alone."""
-  if not 0.0 < fraction < 1.0:
-    raise ValueError(f"validation_fraction must be in (0, 1), got {fraction}")
+  class has two or more), chosen by a generator seeded with `seed` alone; 0 holds out none."""
+  if not 0.0 <= fraction < 1.0:
+    raise ValueError(f"validation_fraction must be in [0, 1), got {fraction}")
   rng = np.random.default_rng(seed)
   held = np.zeros(len(labels), bool)
+  if fraction == 0:
+    return held
   for c in range(taxonomy.NUM_CLASSES):
     members = np.flatnonzero(labels == c)
     if len(members) < 2:
@@ -145,30 +165,48 @@ def stratified_holdout(labels: np.ndarray, fraction: float, seed: int) -> np.nda
   return held
 
 
-def open_source(data_config, split: str) -> Sequence:
-  """The record source for `split` with the dcc2022 hold-out and the cleaned manifest applied."""
+def _builder_splits(data_config):
+  """(builder or None, its split names); the synthetic stand-in has a train split only."""
   if data_config.name == "synthetic":
-    base = synthetic_source(data_config.synthetic_num_examples, 64, seed=0)
-    available = ("train",)
-  else:
-    import tensorflow_datasets as tfds  # Heavy import, only when a builder is read.
+    return None, ("train",)
+  from abstract_cls.data import builders  # Heavy import, only when a builder is read.
 
-    from abstract_cls.data import builders
+  builder = builders.prepare(
+    data_config.name,
+    data_config.data_dir or None,
+    manual_dir=data_config.manual_dir or None,
+    **data_config.builder_options.to_dict(),
+  )
+  return builder, tuple(builder.info.splits.keys())
 
-    builder = builders.prepare(
-      data_config.name,
-      data_config.data_dir or None,
-      manual_dir=data_config.manual_dir or None,
-      **data_config.builder_options.to_dict(),
-    )
-    available = tuple(builder.info.splits.keys())
-    base = None
+
+def available_splits(data_config) -> tuple[str, ...]:
+  """The splits open_source accepts for this data set."""
+  _, splits = _builder_splits(data_config)
+  if set(splits) == {"train"}:
+    splits = _HELD_OUT_SPLITS
+  return tuple(splits) + (WHOLE_SPLIT,)
+
+
+def open_source(data_config, split: str) -> Sequence:
+  """The record source for `split` with the train/validation hold-out (builders with a train
+  split only) and the cleaned manifest applied; "all" is every split, nothing held out."""
+  builder, available = _builder_splits(data_config)
   hold_out = split in _HELD_OUT_SPLITS and set(available) == {"train"}
-  wanted = "train" if hold_out else split
-  if wanted not in available:
-    raise ValueError(f"{data_config.name} has no split {split!r}; it has {list(available)}")
-  if base is None:
-    base = builder.as_data_source(wanted, decoders={"image": tfds.decode.SkipDecoding()})
+  wanted = available if split == WHOLE_SPLIT else ("train" if hold_out else split,)
+  if wanted[0] not in available:
+    raise ValueError(
+      f"{data_config.name} has no split {split!r}; it has {list(available_splits(data_config))}"
+    )
+  if builder is None:
+    base = synthetic_source(data_config.synthetic_num_examples, 64, seed=0)
+  else:
+    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+
+    parts = [
+      builder.as_data_source(s, decoders={"image": tfds.decode.SkipDecoding()}) for s in wanted
+    ]
+    base = parts[0] if len(parts) == 1 else ConcatSource(parts)
   return select(base, data_config, split, hold_out=hold_out)
 
 
@@ -187,6 +225,11 @@ def select(base: Sequence, data_config, split: str, hold_out: bool) -> Sequence:
     held = stratified_holdout(
       labels[indices], data_config.validation_fraction, data_config.split_seed
     )
+    if split == "validation" and not held.any():
+      raise ValueError(
+        f"data.validation_fraction={data_config.validation_fraction} holds out no example, "
+        f"so there is no validation split (split {WHOLE_SPLIT!r} is the whole data set)"
+      )
     indices = indices[held] if split == "validation" else indices[~held]
   if len(indices) == len(base):
     return base

@@ -1,8 +1,10 @@
 """Streaming mode: grain worker processes read, decode and resize on the host.
 
-Element i of the grain dataset is the example at global position i = step * batch + k, chosen
-by the numpy sampler from (seed, step) alone, so the host batch for step N never depends on
-what was read before: restarting at step N is building the dataset from position N * batch.
+Element i of the grain dataset is row k of step's global batch, for i = step * rows + j and
+k = first_row + j: each process reads only the rows of the batch its own devices hold
+(placement.process_rows). The example is chosen by the numpy sampler from (seed, step)
+alone, so the host batch for step N never depends on what was read before: restarting at
+step N is building the dataset from position N * rows.
 """
 
 from __future__ import annotations
@@ -23,15 +25,16 @@ _MAX_EPOCHS = 100_000
 class _ReadDecodeAt:
   """Position -> decoded example (picklable: grain sends it to every worker)."""
 
-  def __init__(self, source: Sequence, plan: sampling.EpochPlan, image_size: int):
+  def __init__(self, source: Sequence, plan: sampling.EpochPlan, image_size: int, rows: slice):
     self.source = source
     self.image_size = image_size
     self.sampler = sampling.HostSampler(plan)
-    self.batch = plan.global_batch_size
+    self.first_row = rows.start
+    self.rows = rows.stop - rows.start
 
   def __call__(self, position: int) -> dict[str, np.ndarray]:
-    step, k = divmod(int(position), self.batch)
-    index = int(self.sampler.batch_indices(step)[k])
+    step, j = divmod(int(position), self.rows)
+    index = int(self.sampler.batch_indices(step)[self.first_row + j])
     return _decode_record(self.source[index], self.image_size, None)
 
 
@@ -69,13 +72,20 @@ def _iterate(dataset: grain.MapDataset, num_workers: int, buffer: int) -> Iterat
 
 
 class TrainStream:
-  """Host batches for consecutive steps; a jump to another step restarts the workers there."""
+  """This process's rows of the batches of consecutive steps; a jump to another step restarts
+  the workers there."""
 
   def __init__(
-    self, source: Sequence, plan: sampling.EpochPlan, image_size: int, num_workers: int, buffer: int
+    self,
+    source: Sequence,
+    plan: sampling.EpochPlan,
+    image_size: int,
+    num_workers: int,
+    buffer: int,
+    rows: slice,
   ):
-    self._read = _ReadDecodeAt(source, plan, image_size)
-    self._batch = plan.global_batch_size
+    self._read = _ReadDecodeAt(source, plan, image_size, rows)
+    self._batch = self._read.rows
     self._num_workers = num_workers
     self._buffer = buffer
     self._iterator = None

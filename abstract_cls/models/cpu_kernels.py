@@ -6,7 +6,9 @@
   output position.
 - ``max_pool_strided``: max-pool over strided views with a hand-written
   gradient.
-Both are checked against XLA's own results in tests/test_models_layers.py.
+The hand-written gradients are custom transposes of the forward-mode tangents
+(``custom_jvp`` + ``linear_call``), so jax.jvp works through them as well as
+jax.grad. They are checked against XLA's own results in tests/test_models_layers.py.
 """
 
 import functools
@@ -14,6 +16,7 @@ import functools
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.custom_derivatives import SymbolicZero, linear_call
 
 DIMS = ("NHWC", "HWIO", "NHWC")
 
@@ -30,8 +33,7 @@ def xla_conv(x, w, stride, padding):
 
 
 # XLA:CPU's convolutions slow down when a kernel has fewer than 8 output channels
-# (LeNet-5's 5x5 on 32x32x3 -> 6 at batch 128: forward 17.8 ms, 9.0 ms with the
-# kernel zero-padded to 8 outputs; benchmarks/conv_lowering.py ops).
+# (benchmarks/conv_lowering_results.md).
 MIN_CPU_OUT_CHANNELS = 8
 
 
@@ -62,31 +64,37 @@ def strided_taps(x, kh, kw, stride, padding, ho, wo):
   ]
 
 
-# XLA:CPU's kernel gradient is pathological on most shapes (3x3 on 32x32x16:
-# ~190 ms against ~7 ms for the input gradient, batch 128), while its forward
-# pass and input gradient are fine. This keeps XLA's forward and input gradient
-# and computes the kernel gradient as a matrix product of the concatenated
-# strided taps with the output gradient, a few images at a time
-# (benchmarks/conv_lowering_results.md, 'chunked tap gradient').
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+# XLA:CPU's kernel gradient is many times slower than its forward pass and input
+# gradient on most shapes. This keeps XLA's forward and input gradient and takes the
+# kernel gradient as a matrix product of the concatenated strided taps with the output
+# gradient, a few images at a time (benchmarks/conv_lowering_results.md).
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3))
 def conv_tap_grad(x, w, stride, padding):
   return xla_conv(x, w, stride, padding)
 
 
-def _conv_tap_grad_fwd(x, w, stride, padding):
-  return xla_conv(x, w, stride, padding), (x, w)
+def _conv_tap_grad_jvp(stride, padding, primals, tangents):
+  x, w = primals
+  dx, dw = tangents
+  y = xla_conv(x, w, stride, padding)
+
+  def kernel_tangent(x, dw):
+    return xla_conv(x, dw, stride, padding)
+
+  def kernel_grad(x, g):
+    return tap_kernel_grad(x, g, w.shape, stride, padding).astype(w.dtype)
+
+  # The input part transposes to XLA's own input gradient; a zero tangent (the image,
+  # frozen weights) adds nothing.
+  terms = []
+  if not isinstance(dx, SymbolicZero):
+    terms.append(xla_conv(dx, w, stride, padding))
+  if not isinstance(dw, SymbolicZero):
+    terms.append(linear_call(kernel_tangent, kernel_grad, x, dw))
+  return y, sum(terms[1:], terms[0]) if terms else jnp.zeros_like(y)
 
 
-def _conv_tap_grad_bwd(stride, padding, residuals, g):
-  x, w = residuals
-  # Input gradient: XLA's own; dead code (dropped) when x is the image.
-  _, x_vjp = jax.vjp(lambda x: xla_conv(x, w, stride, padding), x)
-  (dx,) = x_vjp(g)
-  dw = tap_kernel_grad(x, g, w.shape, stride, padding)
-  return dx, dw.astype(w.dtype)
-
-
-conv_tap_grad.defvjp(_conv_tap_grad_fwd, _conv_tap_grad_bwd)
+conv_tap_grad.defjvp(_conv_tap_grad_jvp, symbolic_zeros=True)
 
 
 def conv_positions(x, w, stride: int, padding: int):
@@ -95,10 +103,8 @@ def conv_positions(x, w, stride: int, padding: int):
   Each output position multiplies the input window it sees, cut to the real
   input (padding contributes nothing), by the matching slice of the kernel.
   Autodiff of slices and dots gives both gradients as matrix products too.
-  XLA:CPU's own conv is pathological on these maps (3x3 on 2x2x512: ~1.8 s
-  forward at batch 128) and patches + one dot pays for an im2col conv and its
-  transpose; here forward + both gradients take 36 ms against 140 ms for patches
-  (benchmarks/conv_lowering_results.md, 'tiny maps').
+  XLA:CPU's own conv is pathological on these maps, and patches + one dot pays
+  for an im2col conv and its transpose (benchmarks/conv_lowering_results.md).
   """
   b, h, wd, _ = x.shape
   kh, kw, _, cout = w.shape
@@ -120,8 +126,7 @@ def conv_positions(x, w, stride: int, padding: int):
 
 
 # Bytes of concatenated taps per chunk: the tap product runs several times
-# faster when a chunk's taps stay in cache (0.6-2.5 MB measured best on a
-# 2-core EPYC; the whole batch at once, 10-300 MB, is 2-10x slower).
+# faster when a chunk's taps stay in cache (benchmarks/conv_lowering_results.md).
 TAP_CHUNK_BYTES = 2 << 20
 
 
@@ -170,48 +175,68 @@ def tap_kernel_grad(x, g, w_shape, stride: int, padding: int):
 # tap index saved by the forward pass) and is put back in place by an
 # interior-padded pad per tap, which XLA fuses with the sum over taps and with
 # the batch-norm and ReLU gradients around it. XLA's own gradient of
-# reduce_window, and autodiff of the strided views, are 24x and 5x the forward
-# pass on XLA:CPU. An earlier version worked on the stride's phase planes; its
-# transposes doubled the cost of the stem's batch norm + ReLU + max-pool
-# (forward + gradient, 3x3/2 on 32x32x64, batch 128: 223 ms against 115 ms
-# here, and 116 ms with the pool replaced by a plain subsample;
-# benchmarks/conv_lowering_results.md, 'max-pool').
-@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3))
+# reduce_window, and autodiff of the strided views, are many times the forward
+# pass on XLA:CPU (benchmarks/conv_lowering_results.md). A NaN in a window is
+# its maximum, as in reduce_window.
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2, 3))
 def max_pool_strided(x, size, stride, padding):
-  return _max_pool_strided_fwd(x, size, stride, padding)[0]
+  return _max_pool_with_index(x, size, stride, padding)[0]
 
 
-def _max_pool_strided_fwd(x, size, stride, padding):
-  b, h, w, c = x.shape
-  ho = output_size(h, size, stride, padding)
-  wo = output_size(w, size, stride, padding)
-  xp = jnp.pad(
-    x, [(0, 0), (padding, padding), (padding, padding), (0, 0)], constant_values=-jnp.inf
+def _taps(size):
+  return enumerate((i, j) for i in range(size) for j in range(size))
+
+
+def _strided_view(xp, i, j, stride, ho, wo):
+  b, _, _, c = xp.shape
+  return lax.slice(
+    xp,
+    (0, i, j, 0),
+    (b, i + stride * (ho - 1) + 1, j + stride * (wo - 1) + 1, c),
+    (1, stride, stride, 1),
   )
+
+
+def _pool_geometry(shape, size, stride, padding):
+  _, h, w, _ = shape
+  return output_size(h, size, stride, padding), output_size(w, size, stride, padding)
+
+
+def _max_pool_with_index(x, size, stride, padding):
+  ho, wo = _pool_geometry(x.shape, size, stride, padding)
+  pads = [(0, 0), (padding, padding), (padding, padding), (0, 0)]
+  xp = jnp.pad(x, pads, constant_values=-jnp.inf)
   y = index = None
-  for t, (i, j) in enumerate((i, j) for i in range(size) for j in range(size)):
-    view = lax.slice(
-      xp,
-      (0, i, j, 0),
-      (b, i + stride * (ho - 1) + 1, j + stride * (wo - 1) + 1, c),
-      (1, stride, stride, 1),
-    )
+  for t, (i, j) in _taps(size):
+    view = _strided_view(xp, i, j, stride, ho, wo)
     if y is None:
       y, index = view, jnp.zeros(view.shape, jnp.int8)
     else:
-      better = view > y  # strict: the first maximum keeps the gradient
+      # strict: the first maximum keeps the gradient; a NaN always wins
+      better = (view > y) | jnp.isnan(view)
       y, index = jnp.where(better, view, y), jnp.where(better, jnp.int8(t), index)
-  return y, (index, x.shape)
+  return y, index
 
 
-def _max_pool_strided_bwd(size, stride, padding, residuals, g):
-  index, (b, h, w, c) = residuals
-  ho = output_size(h, size, stride, padding)
-  wo = output_size(w, size, stride, padding)
+def _route_to_index(dx, index, size, stride, padding):
+  """The tangent of the pool: each output takes dx at its window's maximum."""
+  ho, wo = _pool_geometry(dx.shape, size, stride, padding)
+  pads = [(0, 0), (padding, padding), (padding, padding), (0, 0)]
+  dxp = jnp.pad(dx, pads)
+  dy = jnp.zeros(index.shape, dx.dtype)
+  for t, (i, j) in _taps(size):
+    dy = jnp.where(index == t, _strided_view(dxp, i, j, stride, ho, wo), dy)
+  return dy
+
+
+def _place_at_index(g, index, x_shape, size, stride, padding):
+  """The transpose of _route_to_index: each output gradient back at its maximum."""
+  _, h, w, _ = x_shape
+  ho, wo = _pool_geometry(x_shape, size, stride, padding)
   hp, wp = h + 2 * padding, w + 2 * padding
   zero = jnp.zeros((), g.dtype)
   dxp = None
-  for t, (i, j) in enumerate((i, j) for i in range(size) for j in range(size)):
+  for t, (i, j) in _taps(size):
     routed = jnp.where(index == t, g, zero)
     placed = lax.pad(
       routed,
@@ -224,7 +249,18 @@ def _max_pool_strided_bwd(size, stride, padding, residuals, g):
       ],
     )
     dxp = placed if dxp is None else dxp + placed
-  return (dxp[:, padding : padding + h, padding : padding + w, :],)
+  return dxp[:, padding : padding + h, padding : padding + w, :]
 
 
-max_pool_strided.defvjp(_max_pool_strided_fwd, _max_pool_strided_bwd)
+@max_pool_strided.defjvp
+def _max_pool_strided_jvp(size, stride, padding, primals, tangents):
+  (x,), (dx,) = primals, tangents
+  y, index = _max_pool_with_index(x, size, stride, padding)
+
+  def tangent(index, dx):
+    return _route_to_index(dx, index, size, stride, padding)
+
+  def transpose(index, g):
+    return _place_at_index(g, index, x.shape, size, stride, padding)
+
+  return y, linear_call(tangent, transpose, index, dx)

@@ -7,7 +7,10 @@ Layout: WORKDIR/checkpoints/<step>/{model,train,config,meta}
   meta  : {'step', 'epoch', 'data_iterator': {'step'}} — the input pipeline's batch at step N
           depends only on (seed, N), so the step is the whole iterator state.
 A checkpoint that fails to restore (half-written, truncated, deleted files) is moved to
-WORKDIR/corrupt_checkpoints/ with a warning and the previous one is used.
+WORKDIR/corrupt_checkpoints/ with a warning and the previous one is used. Checkpoints written
+under another model or optimiser are not corrupt: resuming from them is refused with an error
+naming the differing config fields, and they stay where they are. With several processes,
+process 0 decides what is unreadable and every process acts on its decision.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import time
 
 import jax
 import ml_collections
+import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
 from flax import nnx
@@ -26,8 +30,10 @@ from jax.experimental import multihost_utils
 from orbax.checkpoint import checkpoint_managers as policies
 
 from abstract_cls.train import mesh as mesh_lib
+from abstract_cls.train import optimizer as optimizer_lib
 from abstract_cls.train import state as state_lib
-from abstract_cls.train.errors import CheckpointNotFoundError
+from abstract_cls.train.config_checks import flat_fields
+from abstract_cls.train.errors import CheckpointNotFoundError, ConfigError
 
 _BEST_METRIC = "macro_f1"
 
@@ -68,13 +74,14 @@ def _unreadable_json(step_dir: str) -> str | None:
 
 
 def _move_aside(workdir: str, step: int, reason: str) -> None:
-  message = (
-    f"WARNING: checkpoint step {step} in {checkpoint_dir(workdir)} is unreadable "
-    f"({reason[:300]}); moving it to corrupt_checkpoints/ and using the previous one."
-  )
-  logging.warning(message)
-  print(message, flush=True)
+  """Every process calls this for the same steps (the decision is process 0's)."""
   if mesh_lib.is_primary():
+    message = (
+      f"WARNING: checkpoint step {step} in {checkpoint_dir(workdir)} is unreadable "
+      f"({reason[:300]}); moving it to corrupt_checkpoints/ and using the previous one."
+    )
+    logging.warning(message)
+    print(message, flush=True)
     target = os.path.join(
       os.path.abspath(workdir), "corrupt_checkpoints", f"{step}-{int(time.time())}"
     )
@@ -84,15 +91,28 @@ def _move_aside(workdir: str, step: int, reason: str) -> None:
     multihost_utils.sync_global_devices(f"move_aside_{step}")
 
 
+def _broadcast_steps(steps: list[int]) -> list[int]:
+  """Process 0's list of steps, on every process."""
+  if jax.process_count() == 1:
+    return steps
+  count = int(multihost_utils.broadcast_one_to_all(np.int32(len(steps))))
+  padded = np.zeros(count, np.int64)
+  padded[: min(count, len(steps))] = steps[:count]
+  return [int(s) for s in multihost_utils.broadcast_one_to_all(padded)]
+
+
 def _set_aside_unreadable_steps(workdir: str) -> None:
+  """Process 0 scans the step folders; every process then takes part in the same moves."""
+  reasons = {}
   directory = checkpoint_dir(workdir)
-  if not os.path.isdir(directory):
-    return
-  for name in sorted(os.listdir(directory)):
-    if name.isdigit():
-      reason = _unreadable_json(os.path.join(directory, name))
-      if reason:
-        _move_aside(workdir, int(name), reason)
+  if mesh_lib.is_primary() and os.path.isdir(directory):
+    for name in sorted(os.listdir(directory)):
+      if name.isdigit():
+        reason = _unreadable_json(os.path.join(directory, name))
+        if reason:
+          reasons[int(name)] = reason
+  for step in _broadcast_steps(sorted(reasons)):
+    _move_aside(workdir, step, reasons.get(step, ""))
 
 
 def make_manager(
@@ -190,9 +210,52 @@ def save(
   )
 
 
-def _quarantine(manager: ocp.CheckpointManager, workdir: str, step: int, error: Exception):
-  _move_aside(workdir, step, f"{type(error).__name__}: {error}")
-  manager.reload()
+def _all_processes_agree(ok: bool) -> bool:
+  """True when `ok` holds on every process (a restore that failed anywhere failed)."""
+  if jax.process_count() == 1:
+    return ok
+  return bool(np.all(multihost_utils.process_allgather(np.asarray(ok))))
+
+
+def saved_config(manager: ocp.CheckpointManager, step: int) -> ml_collections.ConfigDict:
+  restored = manager.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))
+  return ml_collections.ConfigDict(restored["config"])
+
+
+def _state_layout(tree) -> tuple:
+  """Structure, shapes and dtypes of a (possibly abstract) state, without shardings."""
+  leaves, treedef = jax.tree_util.tree_flatten(tree)
+  return treedef, [(tuple(x.shape), str(x.dtype)) for x in leaves]
+
+
+def check_resumable(
+  manager: ocp.CheckpointManager, workdir: str, config, mesh, abstract_state
+) -> None:
+  """Raises ConfigError when the newest checkpoint holds another model or optimiser state
+  than `config` builds, naming the config fields that differ; nothing is moved."""
+  steps = manager.all_steps()
+  if not steps:
+    return
+  try:
+    saved = saved_config(manager, max(steps))
+    optimizer = optimizer_lib.make_optimizer(saved.optimizer)
+    _, saved_state = state_lib.abstract_train_state(saved, mesh, optimizer)
+  except Exception:  # pylint: disable=broad-except  # unreadable: restore_latest sets it aside
+    return
+  if _state_layout(saved_state) == _state_layout(abstract_state):
+    return
+  old, new = flat_fields(saved.to_dict()), flat_fields(config.to_dict())
+  fields = [
+    f"{key} {old.get(key)!r} -> {new.get(key)!r}"
+    for key in sorted(set(old) | set(new))
+    if key.startswith(("model.", "optimizer.")) and old.get(key) != new.get(key)
+  ]
+  raise ConfigError(
+    f"{checkpoint_dir(workdir)} holds checkpoints of another model or optimiser "
+    f"({', '.join(fields) or 'same config fields, other array shapes'}); use another "
+    "--workdir, or the settings it was trained with, to resume (its checkpoints were left "
+    "in place)"
+  )
 
 
 def restore_latest(manager: ocp.CheckpointManager, workdir: str, abstract_state: dict):
@@ -200,6 +263,7 @@ def restore_latest(manager: ocp.CheckpointManager, workdir: str, abstract_state:
   abstract_model = _abstract_key_data({k: abstract_state[k] for k in ("params", "rest", "average")})
   abstract_train = {"step": abstract_state["step"], "opt_state": abstract_state["opt_state"]}
   for step in sorted(manager.all_steps(), reverse=True):
+    restored, error = None, None
     try:
       restored = manager.restore(
         step,
@@ -209,7 +273,10 @@ def restore_latest(manager: ocp.CheckpointManager, workdir: str, abstract_state:
         ),
       )
     except Exception as e:  # pylint: disable=broad-except  # any failure = unusable checkpoint
-      _quarantine(manager, workdir, step, e)
+      error = e
+    if not _all_processes_agree(error is None):
+      _move_aside(workdir, step, f"{type(error).__name__}: {error}" if error else "")
+      manager.reload()
       continue
     model = _data_to_keys(
       restored["model"], {k: abstract_state[k] for k in ("params", "rest", "average")}
@@ -220,7 +287,10 @@ def restore_latest(manager: ocp.CheckpointManager, workdir: str, abstract_state:
 
 
 def _resolve_step(manager: ocp.CheckpointManager, workdir: str, step) -> list[int]:
-  """Candidate steps, most wanted first: a named step, or best / latest then older ones."""
+  """Candidate steps, most wanted first: a named step, or best / latest then older ones.
+
+  'best' is the highest validation macro-F1; without any evaluated checkpoint (a run stopped
+  before its first evaluation) it is the latest."""
   steps = sorted(manager.all_steps(), reverse=True)
   if not steps:
     raise CheckpointNotFoundError(
@@ -235,71 +305,69 @@ def _resolve_step(manager: ocp.CheckpointManager, workdir: str, step) -> list[in
     return [int(step)]
   if step == "best":
     best = manager.best_step()
-    return [best] + [s for s in steps if s != best]
+    return steps if best is None else [best] + [s for s in steps if s != best]
   if step == "latest":
     return steps
   raise ValueError(f"checkpoint step must be 'best', 'latest' or a step number, got {step!r}")
 
 
-def restore_for_inference(workdir: str, step="best"):
+def _restore_model(manager, step: int, sharding):
+  """-> (model in eval mode, config) of `step`, arrays placed with `sharding`."""
+  config = saved_config(manager, step)
+  graphs_out = []
+
+  def init():
+    graphs, params, rest = state_lib.split_model(state_lib.build_model(config.model, config.seed))
+    graphs_out.append(graphs)
+    average = state_lib.average_template(config.optimizer, params, rest)
+    return dict(params=params, rest=rest, average=average)
+
+  abstract = mesh_lib.abstract_like(jax.eval_shape(init), sharding)
+  restored = manager.restore(
+    step, args=ocp.args.Composite(model=ocp.args.StandardRestore(_abstract_key_data(abstract)))
+  )["model"]
+  restored = _data_to_keys(restored, abstract)
+  model = nnx.merge(graphs_out[0].eval, *state_lib.inference_variables(restored))
+  return model, config
+
+
+def restore_for_inference(workdir: str, step="best", mesh=None):
   """-> (model in eval mode, config, step) from WORKDIR/checkpoints.
 
   step: 'best' (highest validation macro-F1; the latest when no evaluation was recorded),
-  'latest' or a step number. EMA weights are used when the run kept them. Arrays land on
-  the first local device.
+  'latest' or a step number. EMA weights are used when the run kept them. Arrays are
+  replicated over `mesh` (every process restores its own devices' copies), or land on the
+  first local device without one.
   """
   if not os.path.isdir(checkpoint_dir(workdir)):
     raise CheckpointNotFoundError(
       f"no checkpoint in {checkpoint_dir(workdir)} (directory missing): train first "
       f"(python -m abstract_cls.main --mode=train --workdir={workdir} --config=...)"
     )
+  if mesh is None:
+    sharding = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  else:
+    sharding = mesh_lib.replicated(mesh)
   manager = make_manager(workdir, async_save=False, create=False)
-  device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
   last_error = None
-  for candidate in _resolve_step(manager, workdir, step):
-    try:
-      config = ml_collections.ConfigDict(
-        manager.restore(candidate, args=ocp.args.Composite(config=ocp.args.JsonRestore()))["config"]
-      )
-      graphs_out = []
-
-      def init(config=config, graphs_out=graphs_out):
-        graphs, params, rest = state_lib.split_model(
-          state_lib.build_model(config.model, config.seed)
+  try:
+    for candidate in _resolve_step(manager, workdir, step):
+      try:
+        model, config = _restore_model(manager, candidate, sharding)
+      except Exception as e:  # pylint: disable=broad-except  # fall back to an older checkpoint
+        if isinstance(step, int) or str(step).isdigit():
+          raise
+        last_error = e
+        message = (
+          f"WARNING: checkpoint step {candidate} in {checkpoint_dir(workdir)} is "
+          f"unreadable ({type(e).__name__}); trying the previous one."
         )
-        graphs_out.append(graphs)
-        average = state_lib.average_template(config.optimizer, params, rest)
-        return dict(params=params, rest=rest, average=average)
-
-      abstract = jax.tree_util.tree_map(
-        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device), jax.eval_shape(init)
-      )
-      restored = manager.restore(
-        candidate,
-        args=ocp.args.Composite(model=ocp.args.StandardRestore(_abstract_key_data(abstract))),
-      )["model"]
-    except CheckpointNotFoundError:
-      raise
-    except Exception as e:  # pylint: disable=broad-except  # fall back to an older checkpoint
-      if isinstance(step, int) or str(step).isdigit():
-        raise
-      last_error = e
-      message = (
-        f"WARNING: checkpoint step {candidate} in {checkpoint_dir(workdir)} is "
-        f"unreadable ({type(e).__name__}); trying the previous one."
-      )
-      logging.warning(message)
-      print(message, flush=True)
-      continue
-    restored = _data_to_keys(restored, abstract)
-    model = _merge_for_inference(graphs_out[0], restored)
+        logging.warning(message)
+        print(message, flush=True)
+        continue
+      return model, config, candidate
+  finally:
     manager.close()
-    return model, config, candidate
-  manager.close()
   raise CheckpointNotFoundError(
     f"no readable checkpoint in {checkpoint_dir(workdir)} (last error: {last_error})"
   )
-
-
-def _merge_for_inference(graphs, restored):
-  return nnx.merge(graphs.eval, *state_lib.inference_variables(restored))

@@ -5,9 +5,20 @@ from __future__ import annotations
 from abstract_cls.train import optimizer as optimizer_lib
 from abstract_cls.train.errors import ConfigError
 
-# Contract 2 builders plus the pipeline's generated stand-in for tests and smoke runs.
+# The TFDS builders plus the pipeline's generated stand-in for tests and smoke runs.
 KNOWN_DATASETS = ("abstract_icons", "dcc2022", "aihub_abstract", "synthetic")
 CHECKPOINT_CHOICES = ("best", "latest")
+
+
+def flat_fields(tree: dict, prefix: str = "") -> dict:
+  """{'a.b.c': value} of a nested config dict; tuples become lists (as in saved JSON)."""
+  flat = {}
+  for key, value in tree.items():
+    if isinstance(value, dict):
+      flat.update(flat_fields(value, f"{prefix}{key}."))
+    else:
+      flat[f"{prefix}{key}"] = list(value) if isinstance(value, tuple) else value
+  return flat
 
 
 def validate_config(config) -> None:
@@ -31,3 +42,9 @@ def validate_config(config) -> None:
     raise ConfigError("train.batch_size and eval.batch_size must be positive")
   if config.train.num_epochs <= 0 and config.train.max_steps <= 0:
     raise ConfigError("set train.num_epochs or train.max_steps to a positive value")
+  if str(config.train.selection_split).startswith("test"):
+    raise ConfigError(
+      f"train.selection_split={config.train.selection_split!r}: checkpoints are selected on a "
+      "validation split, never on a test split (test splits are reported after training, "
+      "see eval.final_splits)"
+    )

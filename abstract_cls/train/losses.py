@@ -13,6 +13,8 @@ import jax.numpy as jnp
 
 from abstract_cls.train import optimizer as optimizer_lib
 
+_MIN_FOCAL_BASE = 1e-30
+
 
 def classification_loss(
   logits, label_probs, class_weights, *, label_smoothing: float = 0.0, focal_gamma: float = 0.0
@@ -29,7 +31,9 @@ def classification_loss(
     targets = (1.0 - label_smoothing) * targets + label_smoothing / num_classes
   log_p = jax.nn.log_softmax(logits)
   if focal_gamma > 0:
-    focus = jnp.power(1.0 - jnp.exp(log_p), focal_gamma)
+    # (1 - p)^gamma has an infinite slope at p = 1 when gamma < 1; flooring 1 - p keeps the
+    # gradient finite where the term itself is ~0 anyway.
+    focus = jnp.power(jnp.maximum(-jnp.expm1(log_p), _MIN_FOCAL_BASE), focal_gamma)
     per_example = -jnp.sum(targets * focus * log_p, axis=-1)
   else:
     per_example = -jnp.sum(targets * log_p, axis=-1)

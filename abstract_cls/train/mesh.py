@@ -14,7 +14,11 @@ import numpy as np
 from absl import logging
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-DATA_AXIS = "data"
+from abstract_cls.data import placement
+
+DATA_AXIS = placement.DATA_AXIS
+# Host values, the same on every process -> arrays replicated over the mesh.
+replicate = placement.replicate
 
 
 def _wanted_process_count() -> int:
@@ -73,26 +77,11 @@ def batch_sharded(mesh: Mesh) -> NamedSharding:
   return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
 
 
-def replicate(tree, mesh: Mesh):
-  """Host values (numpy or single-device arrays, the same on every process) -> arrays
-  replicated over the mesh; works across processes (each builds its own shards)."""
-  sharding = replicated(mesh)
-
-  def put(x):
-    if hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
-      return jax.random.wrap_key_data(put(jax.random.key_data(x)), impl=jax.random.key_impl(x))
-    host = np.asarray(jax.device_get(x))
-    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
-
-  return jax.tree_util.tree_map(put, tree)
-
-
-def shard_global_batch(tree, mesh: Mesh):
-  """A global batch held whole by every process (the streaming reader's) -> arrays sharded
-  over 'data', each process placing only the rows of its own devices."""
-  sharding = batch_sharded(mesh)
+def abstract_like(tree, sharding=None):
+  """ShapeDtypeStructs of `tree`'s arrays (a restore target), each with `sharding`, or with
+  the leaf's own sharding when None."""
   return jax.tree_util.tree_map(
-    lambda x: jax.make_array_from_callback(x.shape, sharding, lambda index: x[index]), tree
+    lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding or x.sharding), tree
   )
 
 

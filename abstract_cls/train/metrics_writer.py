@@ -1,7 +1,8 @@
 """Training logs: metrics.jsonl, layer_grad_norms.jsonl, TensorBoard events, a progress bar.
 
 Only the primary process writes; the others get a writer that does nothing, so the loop
-calls it unconditionally. TensorBoard files come from tensorboardX (no TensorFlow).
+calls it unconditionally. TensorBoard files come from tensorboardX (no TensorFlow). A run
+killed while appending leaves a partial last line; the next run drops it before appending.
 """
 
 from __future__ import annotations
@@ -12,6 +13,16 @@ import sys
 
 import numpy as np
 import tqdm
+
+
+def _drop_partial_line(path: str) -> None:
+  """Truncates a JSON-lines file after its last complete line."""
+  if not os.path.exists(path):
+    return
+  with open(path, "rb+") as f:
+    data = f.read()
+    if data and not data.endswith(b"\n"):
+      f.truncate(data.rfind(b"\n") + 1)
 
 
 def _plain(value):
@@ -47,6 +58,8 @@ class MetricsWriter:
     os.makedirs(workdir, exist_ok=True)
     self._metrics_path = os.path.join(workdir, "metrics.jsonl")
     self._layers_path = os.path.join(workdir, "layer_grad_norms.jsonl")
+    for path in (self._metrics_path, self._layers_path):
+      _drop_partial_line(path)
     from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
 
     self._tb = SummaryWriter(logdir=os.path.join(workdir, "tensorboard"))

@@ -1,8 +1,8 @@
 """--mode=predict: top-k classes with probabilities for image files, written as CSV.
 
 Images are decoded with the project's robust decoder (alpha on white, EXIF, odd modes) and
-preprocessed exactly as for evaluation (config.data.image_size, or the official protocol
-when config.eval.official_protocol). Unreadable files are skipped and listed.
+preprocessed exactly as for evaluation (the checkpoint's data.image_size, or the official
+protocol when config.eval.official_protocol). Unreadable files are skipped and listed.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import os
 
-import jax
 import numpy as np
 
 from abstract_cls import taxonomy
@@ -61,12 +60,20 @@ def _decode(files: list[str], size: int, crop: int | None):
   return images, kept, skipped
 
 
-def run_predict(config, workdir: str, inputs: list[str], output: str = "") -> str:
-  """Writes the CSV (file, then code/name/probability for ranks 1..top_k); returns its path."""
+def run_predict(
+  config, workdir: str, inputs: list[str], output: str = "", overrides: dict | None = None
+) -> str:
+  """Writes the CSV (file, then code/name/probability for ranks 1..top_k); returns its path.
+
+  overrides: the command line's --config values (one contradicting the checkpoint's model
+  or input size is a ConfigError)."""
   files = list_images(inputs)
-  model, _, step = checkpointing.restore_for_inference(workdir, config.eval.checkpoint)
-  graphs, params, rest = state_lib.split_model(model)
   mesh = mesh_lib.make_mesh(1)
+  model, checkpoint_config, step = checkpointing.restore_for_inference(
+    workdir, config.eval.checkpoint, mesh
+  )
+  config = evaluate_lib.inference_config(config, checkpoint_config, overrides)
+  graphs, params, rest = state_lib.split_model(model)
   official = bool(config.eval.official_protocol)
   size = pipeline_lib.OFFICIAL_RESIZE if official else config.data.image_size
   crop = pipeline_lib.OFFICIAL_CROP if official else None
@@ -86,7 +93,6 @@ def run_predict(config, workdir: str, inputs: list[str], output: str = "") -> st
   eval_input = pipeline_lib.make_eval_input(
     config.data, "predict", mesh, config.eval.batch_size, official_protocol=official, arrays=arrays
   )
-  params, rest = jax.device_put((params, rest), mesh_lib.replicated(mesh))
   out = evaluate_lib.predict_arrays(
     step_lib.make_eval_step(graphs, mesh, config.eval.flip_tta), params, rest, eval_input
   )

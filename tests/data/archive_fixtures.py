@@ -1,4 +1,4 @@
-"""Writes an icon archive in the Contract 1 layout (images.zip + manifest.csv)."""
+"""Writes an icon archive in the embedded layout (images.zip + manifest.csv)."""
 
 from __future__ import annotations
 
@@ -121,7 +121,7 @@ def write_archive(directory: pathlib.Path, size: int = 128, with_bad_entries: bo
 def write_synthetic_archive(
   directory: pathlib.Path, num_images: int, size: int = 128, seed: int = 0
 ) -> dict[str, int]:
-  """A Contract 1 archive of `num_images` icon-like PNGs (flat shapes on white), imbalanced
+  """An archive of `num_images` icon-like PNGs (flat shapes on white), imbalanced
   across classes like the real data; returns images per split. For timing and the chart."""
   import numpy as np  # pylint: disable=import-outside-toplevel
   from PIL import ImageDraw  # pylint: disable=import-outside-toplevel

@@ -58,7 +58,7 @@ def test_missing_archive_is_a_clear_error(tmp_path):
 
 @pytest.mark.skipif(
   not (icons_lib.EMBEDDED_DIR / "manifest.csv").exists(),
-  reason="embedded archive not generated yet (Contract 1)",
+  reason="embedded archive not generated yet (tools/build_icons)",
 )
 def test_real_embedded_archive_prepares_quickly(tmp_path):
   start = time.perf_counter()

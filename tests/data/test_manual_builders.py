@@ -238,3 +238,68 @@ def test_plain_tfds_api_prepares_without_tensorflow(tmp_path):
   assert builder.info.splits["train"].num_examples == 12
   assert builders.read_report(builder.data_dir)["kept"] == 14
   assert "tensorflow" not in sys.modules
+
+
+def _label_json(domain: str = "SKETCH") -> bytes:
+  import json  # pylint: disable=import-outside-toplevel
+
+  return json.dumps({"abstract_image": {"abs_domain": domain, "abs_bbox": "[1, 1, 5, 5]"}}).encode()
+
+
+@pytest.mark.parametrize("layout", ["images_and_labels", "zips_side_by_side"])
+def test_aihub_without_split_folders_is_one_train_split(tmp_path, layout):
+  import image_fixtures  # pylint: disable=import-outside-toplevel
+
+  manual = tmp_path / "manual"
+  if layout == "images_and_labels":
+    image_dir, label_dir = manual / "images", manual / "labels"
+  else:  # TS3.zip and TL3.zip unpacked into one folder
+    image_dir = manual / "TS3" / "ABSTRACT_SKETCH" / "L1_6" / "L2_46"
+    label_dir = manual / "TL3" / "ABSTRACT_SKETCH" / "L1_6" / "L2_46"
+  image_dir.mkdir(parents=True)
+  label_dir.mkdir(parents=True)
+  for stem in ("s_0816_1_1", "i_0554_2_1"):  # earrings (L2_46), horse (L2_33)
+    (image_dir / f"{stem}.jpg").write_bytes(image_fixtures.rgb(40, 32, "JPEG"))
+    (label_dir / f"{stem}.json").write_bytes(_label_json())
+  (image_dir / "s_0816_3_1.jpg").write_bytes(image_fixtures.rgb(40, 32, "JPEG"))
+  builder = builders.prepare("aihub_abstract", tmp_path / "tfds", manual, stored_short_side=SIDE)
+  assert builder.split_counts() == {"train": 2}
+  skipped = {
+    e["file"].rsplit("/", 1)[1]: e["reason"]
+    for e in builders.read_report(builder.data_dir)["skipped"]
+  }
+  assert skipped == {"s_0816_3_1.jpg": "missing JSON label"}
+
+
+def test_aihub_folder_without_any_label_pair_is_the_layout_error(tmp_path):
+  import image_fixtures  # pylint: disable=import-outside-toplevel
+
+  manual = tmp_path / "manual"
+  (manual / "images").mkdir(parents=True)
+  (manual / "images" / "s_0816_1_1.jpg").write_bytes(image_fixtures.rgb(40, 32, "JPEG"))
+  (manual / "labels").mkdir()
+  (manual / "labels" / "other_name.json").write_bytes(_label_json())
+  with pytest.raises(builders.ManualDirError, match="no image with a JSON label(.|\n)*Expected"):
+    builders.prepare("aihub_abstract", tmp_path / "tfds", manual)
+
+
+def test_dcc2022_all_split_is_the_whole_labelled_folder(tmp_path):
+  from abstract_cls.data import config as config_lib  # pylint: disable=import-outside-toplevel
+  from abstract_cls.data import sources  # pylint: disable=import-outside-toplevel
+
+  expected = manual_fixtures.make_dcc2022(tmp_path / "manual", split_layout=False)
+  c = config_lib.data_config()
+  c.name, c.data_dir, c.manual_dir = "dcc2022", str(tmp_path / "tfds"), str(tmp_path / "manual")
+  c.builder_options.stored_short_side = SIDE
+
+  def names_of(split):
+    source = sources.open_source(c, split)
+    return {sources.record_metadata(source[i])[2] for i in range(len(source))}
+
+  names = {split: names_of(split) for split in ("all", "train", "validation")}
+  assert len(names["all"]) == expected["kept"]["train"]
+  assert names["train"] | names["validation"] == names["all"]
+  assert not names["train"] & names["validation"]
+  split_layout = manual_fixtures.make_dcc2022(tmp_path / "manual2")  # train/ + valid/
+  c.manual_dir, c.data_dir = str(tmp_path / "manual2"), str(tmp_path / "tfds2")
+  assert len(sources.open_source(c, "all")) == sum(split_layout["kept"].values())

@@ -1,4 +1,5 @@
-"""TFDS builders (Contract 2). Importing this package registers them with TFDS.
+"""TFDS builders abstract_icons, dcc2022 and aihub_abstract (records: see
+reporting_builder.common_features). Importing this package registers them with TFDS.
 
 builder = prepare("abstract_icons", data_dir)
 train = builder.as_data_source("train")  # random access; records are dicts of numpy

@@ -1,4 +1,4 @@
-"""prepare(): build (if needed) and return a prepared TFDS builder (Contract 2)."""
+"""prepare(): build (if needed) and return a prepared TFDS builder."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""prepare_report.json: what a prepare kept, skipped and fixed, file by file (Contract 2).
+"""prepare_report.json: what a prepare kept, skipped and fixed, file by file.
 
 Bad input never stops a prepare and never disappears silently: every skipped file
 is listed with a short reason (one of a few fixed phrases, so they can be counted)
@@ -44,7 +44,7 @@ class PrepareReport:
       "kept": sum(self.kept_per_split.values()),
       "skipped": skipped,
       "fixed": fixed,
-      # Additions to the Contract 2 minimum, for quick reading:
+      # Summaries of the lists above, for quick reading:
       "kept_per_split": dict(sorted(self.kept_per_split.items())),
       "dropped_splits": self.dropped_splits,
       "skipped_by_reason": dict(collections.Counter(e["reason"] for e in skipped).most_common()),

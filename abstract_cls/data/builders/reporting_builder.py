@@ -1,4 +1,5 @@
-"""Base class of the three builders: common features (Contract 2) and the prepare report."""
+"""Base class of the three builders: their common features (the record format) and the
+prepare report."""
 
 from __future__ import annotations
 

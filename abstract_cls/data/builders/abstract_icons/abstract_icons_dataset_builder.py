@@ -1,4 +1,4 @@
-"""abstract_icons: the embedded, openly licensed icon set (Contract 1), no download.
+"""abstract_icons: the embedded, openly licensed icon set, no download.
 
 Reads abstract_cls/data/embedded/images.zip (or images-*.zip) and manifest.csv.
 PNG bytes are stored as they are in the zip (each one is still fully decoded once to
@@ -109,7 +109,7 @@ class AbstractIcons(reporting_builder.ReportingBuilder):
 
   name = "abstract_icons"
   VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "First version, from Contract 1's archive."}
+  RELEASE_NOTES = {"1.0.0": "First version, from the embedded archive."}
 
   def __init__(self, *, archive_dir: str | os.PathLike | None = None, **kwargs: Any):
     """archive_dir: folder with images.zip + manifest.csv (default: the embedded one)."""
@@ -141,7 +141,7 @@ class AbstractIcons(reporting_builder.ReportingBuilder):
     if not manifest_path.exists() or not zip_paths:
       raise ArchiveError(
         f"abstract_icons: no archive in {self._archive_dir} (need manifest.csv and "
-        "images.zip or images-*.zip, see Contract 1 in the team contracts)."
+        "images.zip or images-*.zip, as in abstract_cls/data/embedded/)."
       )
     members: dict[str, pathlib.Path] = {}
     for zip_path in zip_paths:

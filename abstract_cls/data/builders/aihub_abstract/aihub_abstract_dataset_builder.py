@@ -2,7 +2,9 @@
 
 Images `{s|i|p}_{ctg_id}_{img_no}_{abs_no}.jpg` and one JSON label per image (same stem;
 AI Hub keeps them in parallel trees such as 원천데이터/ and 라벨링데이터/) below
-1.Training/ (-> train) and 2.Validation/ (-> validation). Class from the L2_xx folder
+1.Training/ (-> train) and 2.Validation/ (-> validation); a folder without them (images/ +
+labels/, or the image and label zips unpacked side by side) is one train split when its
+image/JSON pairs match. Class from the L2_xx folder
 in the path, else from the level-3 ctg_id in the file name; domain from
 abstract_image.abs_domain. Optionally crops to abstract_image.abs_bbox ("[x, y, w, h]").
 Folders of level-2 categories outside the 20 competition classes are not read (listed
@@ -30,7 +32,8 @@ DOMAINS = taxonomy.DOMAINS[:3]
 
 EXPECTED_LAYOUT = """\
   MANUAL_DIR/1.Training/... -> train and/or MANUAL_DIR/2.Validation/... -> validation
-  (also 'Training'/'Validation', at most two folders deep), holding at any depth the images
+  (also 'Training'/'Validation', at most two folders deep; without them the whole folder is
+  the train split, e.g. MANUAL_DIR/images/ + MANUAL_DIR/labels/), holding at any depth the images
   {s|i|p}_{ctg_id}_{img_no}_{abs_no}.jpg and one JSON label per image with the same stem,
   {"abstract_image": {"abs_domain": "SKETCH|ILLUSTRATION|PICTOGRAM",
                       "abs_bbox": "[x, y, w, h]", "abs_path": "...", ...}},
@@ -60,8 +63,21 @@ def _config(stored_short_side: int | None, crop_to_bbox: bool) -> AihubAbstractC
   )
 
 
+def _has_label_pairs(folder: str) -> bool:
+  """True when some JSON file below `folder` has an image file with the same stem."""
+  labels, others = set(), set()
+  for _, _, files in os.walk(folder):
+    for name in files:
+      stem, ext = os.path.splitext(name)
+      (labels if ext.lower() == ".json" else others).add(stem)
+      if stem in labels and stem in others:
+        return True
+  return False
+
+
 def find_split_roots(manual_dir: str, depth: int = 2) -> dict[str, str]:
-  """{split: folder}; raises ManualDirError when no Training/Validation folder is found."""
+  """{split: folder}: the Training/Validation folders, else the whole manual dir as train
+  when it holds image/JSON pairs; raises ManualDirError when it has neither."""
   found: dict[str, str] = {}
   level = [manual_dir]
   for _ in range(depth):
@@ -80,9 +96,11 @@ def find_split_roots(manual_dir: str, depth: int = 2) -> dict[str, str]:
     if found:
       return found
     level = below
+  if _has_label_pairs(manual_dir):
+    return {"train": manual_dir}
   raise reporting_builder.ManualDirError(
-    f"aihub_abstract: no 1.Training/ or 2.Validation/ folder in {manual_dir}.\n"
-    f"Expected layout:\n{EXPECTED_LAYOUT}"
+    f"aihub_abstract: no 1.Training/ or 2.Validation/ folder in {manual_dir}, and no image "
+    f"with a JSON label of the same name below it.\nExpected layout:\n{EXPECTED_LAYOUT}"
   )
 
 
