@@ -26,7 +26,7 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 from jax.experimental import multihost_utils  # noqa: E402
 
-from abstract_cls.data import pipeline, sources  # noqa: E402
+from abstract_cls.data import pipeline, sources, streaming  # noqa: E402
 from abstract_cls.train import checkpointing, evaluate  # noqa: E402
 
 STEP = 3
@@ -40,6 +40,23 @@ def _recording_decode(image, size, name=""):
 
 
 sources.decode_resized = _recording_decode  # the in-memory, streaming and eval readers call it
+_read_positions = []
+_read_at = streaming._ReadDecodeAt.__call__
+
+
+def _recording_read_at(self, position):
+  # (step, row of the global batch): file names repeat when the sampler draws a file twice
+  step, j = divmod(int(position), self.rows)
+  _read_positions.append((step, self.first_row + j))
+  return _read_at(self, position)
+
+
+streaming._ReadDecodeAt.__call__ = _recording_read_at
+
+
+def rows_read_for(step: int) -> list[int]:
+  """Global-batch rows this process decoded for `step` (grain reads ahead into later steps)."""
+  return sorted(row for s, row in _read_positions if s == step)
 
 
 def decoded_since_last() -> list[str]:
@@ -65,11 +82,7 @@ def input_checks(config, mesh) -> dict:
   out["in_memory_batch"] = gathered({"label": batch["label"], "image": batch["image"]})
   streaming_config = config.data.copy_and_resolve_references()
   streaming_config.mode, streaming_config.num_workers = "streaming", 0
-  streaming = pipeline.make_train_input(streaming_config, "train", mesh, 0, config.train.batch_size)
-  decoded_since_last()
-  host = streaming.global_host_batch(STEP)
-  out["streaming_step"] = decoded_since_last()
-  out["streaming_batch"] = gathered({"label": host["label"], "image": host["image"]})
+  # The eval readers first: the training stream reads ahead in grain's threads after this.
   for name, data_config in (("eval_in_memory", config.data), ("eval_streaming", streaming_config)):
     eval_input = pipeline.make_eval_input(data_config, "validation", mesh, config.eval.batch_size)
     labels = []
@@ -78,6 +91,11 @@ def input_checks(config, mesh) -> dict:
       labels += np.asarray(multihost_utils.process_allgather(b["label"], tiled=True))[mask].tolist()
     out[name] = decoded_since_last()
     out[name + "_labels"] = labels
+  stream = pipeline.make_train_input(streaming_config, "train", mesh, 0, config.train.batch_size)
+  host = stream.global_host_batch(STEP)
+  out["streaming_step"] = rows_read_for(STEP)
+  out["streaming_batch"] = gathered({"label": host["label"], "image": host["image"]})
+  stream.close()
   return out
 
 

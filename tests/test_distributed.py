@@ -190,8 +190,11 @@ def one_process_reads():
     )
     names[:] = []
     host = streaming.host_batch(3)
-    out["streaming_step"], names[:] = sorted(names), []
+    streaming.close()
+    out["streaming_step"] = list(range(config.train.batch_size))
     out["streaming_batch"] = host
+    time.sleep(0.5)  # the closed stream's last in-flight reads
+    names[:] = []
     for name, data_config in (
       ("eval_in_memory", config.data),
       ("eval_streaming", streaming_config),
