@@ -14,8 +14,7 @@ import sys
 
 import numpy as np
 
-from experiments import cli, sweep, tables
-from experiments import presets as P
+from experiments import cli, presets, sweep, tables
 
 STUDY = "architectures"
 CONFIG_FILE = "configs/default.py"
@@ -33,16 +32,16 @@ PRESETS = {
   "tiny": sweep.Preset(
     "tiny",
     "synthetic set, 16 px, 2 steps, lenet5 and resnet18 only",
-    P.TINY_SEEDS,
-    P.merged(P.TINY_DATA, _OPTIMISER),
-    split_alias=P.TINY_ALIAS,
+    presets.TINY_SEEDS,
+    presets.merged(presets.TINY_DATA, _OPTIMISER),
+    split_alias=presets.TINY_ALIAS,
   ),
   "quick": sweep.Preset(
     "quick",
     "abstract_icons, 32 px, width 0.25 (LeNet-5 full width), 4 epochs, AdamW 1e-3",
-    P.SEEDS,
-    P.merged(
-      P.QUICK_DATA,
+    presets.SEEDS,
+    presets.merged(
+      presets.QUICK_DATA,
       _OPTIMISER,
       {"train.num_epochs": 4.0, "train.eval_every_epochs": 2.0, "train.log_every": 10},
     ),
@@ -50,9 +49,9 @@ PRESETS = {
   "full": sweep.Preset(
     "full",
     "abstract_icons, 64 px, full width, 60 epochs, AdamW 1e-3",
-    P.SEEDS,
-    P.merged(
-      P.FULL_DATA,
+    presets.SEEDS,
+    presets.merged(
+      presets.FULL_DATA,
       _OPTIMISER,
       {"train.num_epochs": 60.0, "train.eval_every_epochs": 5.0, "train.log_every": 50},
     ),

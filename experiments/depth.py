@@ -12,8 +12,7 @@ import sys
 
 import numpy as np
 
-from experiments import cli, sweep, tables
-from experiments import presets as P
+from experiments import cli, presets, sweep, tables
 
 STUDY = "depth"
 CONFIG_FILE = "configs/resnet.py"
@@ -24,6 +23,9 @@ ARCHS = ("plain", "resnet")
 LR = {"batch": 0.1, "none": 0.01}
 
 _COMMON = {
+  # CIFAR-style nets on the default config's training setup (its model is an ImageNet ResNet).
+  "model.options.stem": "small",
+  "model.options.width": 1.0,
   "loss.label_smoothing": 0.0,
   "train.layer_norms_every": 1,
   "optimizer.weight_decay": 1e-4,
@@ -33,18 +35,18 @@ PRESETS = {
   "tiny": sweep.Preset(
     "tiny",
     "synthetic set, 16 px, 2 steps, depth 20 only",
-    P.TINY_SEEDS,
-    P.merged(P.TINY_DATA, _COMMON),
-    split_alias=P.TINY_ALIAS,
+    presets.TINY_SEEDS,
+    presets.merged(presets.TINY_DATA, _COMMON),
+    split_alias=presets.TINY_ALIAS,
   ),
   "quick": sweep.Preset(
     "quick",
     "abstract_icons, 16 px, width 0.5, 50% of train, 4 epochs (one evaluation, "
     "at the end), depths 20/32/44/56",
-    P.SEEDS,
+    presets.SEEDS,
     # Sized to the 30-minute budget on a 2-core CPU: 48 runs, most of each run is compile.
-    P.merged(
-      P.QUICK_DATA,
+    presets.merged(
+      presets.QUICK_DATA,
       _COMMON,
       {
         "data.image_size": 16,
@@ -61,9 +63,9 @@ PRESETS = {
   "full": sweep.Preset(
     "full",
     "abstract_icons, 32 px, 60 epochs, depths 20/32/44/56/110",
-    P.SEEDS,
-    P.merged(
-      P.QUICK_DATA,
+    presets.SEEDS,
+    presets.merged(
+      presets.QUICK_DATA,
       _COMMON,
       {"train.num_epochs": 60.0, "train.log_every": 10, "train.layer_norms_every": 10},
     ),

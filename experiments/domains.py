@@ -16,8 +16,7 @@ import sys
 
 import numpy as np
 
-from experiments import cli, sweep, tables
-from experiments import presets as P
+from experiments import cli, presets, sweep, tables
 
 STUDY = "domains"
 CONFIG_FILE = "configs/lenet.py"
@@ -25,22 +24,27 @@ DOMAINS = ("SKETCH", "ILLUSTRATION", "PICTOGRAM")
 
 PRESETS = {
   "tiny": sweep.Preset(
-    "tiny", "synthetic set, 16 px, 2 steps", P.TINY_SEEDS, P.TINY_DATA, split_alias=P.TINY_ALIAS
+    "tiny",
+    "synthetic set, 16 px, 2 steps",
+    presets.TINY_SEEDS,
+    presets.TINY_DATA,
+    split_alias=presets.TINY_ALIAS,
   ),
   "quick": sweep.Preset(
     "quick",
     "abstract_icons, lenet5, 32 px, 6 epochs, 3 evaluations",
-    P.SEEDS,
-    P.merged(
-      P.QUICK_DATA, {"train.num_epochs": 6.0, "train.eval_every_epochs": 2.0, "train.log_every": 25}
+    presets.SEEDS,
+    presets.merged(
+      presets.QUICK_DATA,
+      {"train.num_epochs": 6.0, "train.eval_every_epochs": 2.0, "train.log_every": 25},
     ),
   ),
   "full": sweep.Preset(
     "full",
     "abstract_icons, resnet20, 64 px, 60 epochs",
-    P.SEEDS,
-    P.merged(
-      P.FULL_DATA,
+    presets.SEEDS,
+    presets.merged(
+      presets.FULL_DATA,
       {
         "model.name": "resnet20",
         "optimizer.name": "sgd",

@@ -13,8 +13,7 @@ import sys
 
 import numpy as np
 
-from experiments import cli, sweep, tables
-from experiments import presets as P
+from experiments import cli, presets, sweep, tables
 
 STUDY = "imbalance"
 CONFIG_FILE = "configs/lenet.py"
@@ -28,16 +27,16 @@ PRESETS = {
   "tiny": sweep.Preset(
     "tiny",
     "synthetic set, 16 px, 2 steps",
-    P.TINY_SEEDS,
-    P.merged(P.TINY_DATA, {"data.undersample_cap": 4}),
-    split_alias=P.TINY_ALIAS,
+    presets.TINY_SEEDS,
+    presets.merged(presets.TINY_DATA, {"data.undersample_cap": 4}),
+    split_alias=presets.TINY_ALIAS,
   ),
   "quick": sweep.Preset(
     "quick",
     "abstract_icons, lenet5, 32 px, 150 steps of 128 (~5 epochs)",
-    P.SEEDS,
-    P.merged(
-      P.QUICK_DATA,
+    presets.SEEDS,
+    presets.merged(
+      presets.QUICK_DATA,
       _BUDGET,
       {"train.max_steps": 150, "train.log_every": 25, "data.undersample_cap": 100},
     ),
@@ -45,9 +44,9 @@ PRESETS = {
   "full": sweep.Preset(
     "full",
     "abstract_icons, resnet20, 64 px, 3000 steps of 128",
-    P.SEEDS,
-    P.merged(
-      P.FULL_DATA,
+    presets.SEEDS,
+    presets.merged(
+      presets.FULL_DATA,
       _BUDGET,
       {
         "model.name": "resnet20",

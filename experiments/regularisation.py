@@ -18,8 +18,7 @@ import jax
 import numpy as np
 
 from abstract_cls.data.config import data_config
-from experiments import cli, sweep, tables
-from experiments import presets as P
+from experiments import cli, presets, sweep, tables
 
 STUDY = "regularisation"
 CONFIG_FILE = "configs/lenet.py"
@@ -37,7 +36,7 @@ _NO_AUGMENT = {
   "data.augment.hue_degrees": 0.0,
   "data.augment.grayscale_probability": 0.0,
 }
-_BASELINE = P.merged(
+_BASELINE = presets.merged(
   _NO_AUGMENT,
   {"optimizer.weight_decay": 0.0, "model.options.dropout": 0.0, "loss.label_smoothing": 0.0},
 )
@@ -46,16 +45,16 @@ PRESETS = {
   "tiny": sweep.Preset(
     "tiny",
     "synthetic set, 16 px, 2 steps",
-    P.TINY_SEEDS,
-    P.merged(P.TINY_DATA, _BASELINE),
-    split_alias=P.TINY_ALIAS,
+    presets.TINY_SEEDS,
+    presets.merged(presets.TINY_DATA, _BASELINE),
+    split_alias=presets.TINY_ALIAS,
   ),
   "quick": sweep.Preset(
     "quick",
     "abstract_icons, lenet5 (AdamW 2e-3), 32 px, 6 epochs",
-    P.SEEDS,
-    P.merged(
-      P.QUICK_DATA,
+    presets.SEEDS,
+    presets.merged(
+      presets.QUICK_DATA,
       _BASELINE,
       {"train.num_epochs": 6.0, "train.eval_every_epochs": 2.0, "train.log_every": 25},
     ),
@@ -63,9 +62,9 @@ PRESETS = {
   "full": sweep.Preset(
     "full",
     "abstract_icons, lenet5 (AdamW 2e-3), 64 px, 60 epochs",
-    P.SEEDS,
-    P.merged(
-      P.FULL_DATA,
+    presets.SEEDS,
+    presets.merged(
+      presets.FULL_DATA,
       _BASELINE,
       {"train.num_epochs": 60.0, "train.eval_every_epochs": 5.0, "train.log_every": 50},
     ),

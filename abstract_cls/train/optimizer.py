@@ -3,7 +3,8 @@
 Fields: name ('sgd' | 'adamw'), lr (peak), momentum, nesterov, b1, b2, eps, weight_decay,
 decay_mask (True: no decay on biases and norm scales, i.e. on parameters with < 2 dims),
 warmup_epochs, schedule ('cosine' | 'step' | 'constant'), step_epochs, step_factor,
-min_lr_ratio (cosine floor as a fraction of lr), clip_norm (0 = off), ema_decay (0 = off),
+min_lr_ratio (cosine floor as a fraction of lr), restart_epochs (first cycle of
+cosine_restarts), clip_norm (0 = off), ema_decay (0 = off),
 swa_start_epoch (0 = off; equal-weight average of every step's weights from that epoch on).
 
 Weight decay here is the optimiser's (coupled for SGD as in torch.optim.SGD, decoupled for
@@ -23,7 +24,7 @@ import optax
 from abstract_cls.train.errors import ConfigError
 
 OPTIMIZERS = ("sgd", "adamw")
-SCHEDULES = ("cosine", "step", "constant")
+SCHEDULES = ("cosine", "cosine_restarts", "step", "constant")
 
 
 def decay_mask(params):
@@ -45,17 +46,29 @@ def schedule_values(opt_config, steps_per_epoch: int, total_steps: int) -> dict:
     floor=opt_config.min_lr_ratio,
     factor=opt_config.step_factor,
     boundaries=[round(e * steps_per_epoch) for e in opt_config.step_epochs],
+    cycle=max(round(opt_config.get("restart_epochs", 1.0) * steps_per_epoch), 1),
   )
   return {k: np.asarray(v, np.float32) for k, v in values.items()}
 
 
 def learning_rate(kind: str, values: dict, step):
-  """Linear warm-up from 0 to the peak, then cosine (to floor * peak) / step decay / constant."""
+  """Linear warm-up from 0 to the peak, then cosine (to floor * peak) / step decay / constant.
+
+  cosine_restarts (SGDR, Loshchilov & Hutter 2017): cosine cycles after the warm-up, the first
+  `cycle` steps long and each next one twice as long, each restarting at the peak.
+  """
   step = jnp.asarray(step, jnp.float32)
   warmup = values["warmup"]
   warm = jnp.where(warmup > 0, jnp.minimum(1.0, (step + 1.0) / jnp.maximum(warmup, 1.0)), 1.0)
   if kind == "cosine":
     t = jnp.clip((step - warmup) / values["decay_steps"], 0.0, 1.0)
+    floor = values["floor"]
+    decay = floor + (1.0 - floor) * 0.5 * (1.0 + jnp.cos(jnp.pi * t))
+  elif kind == "cosine_restarts":
+    # Cycle k spans [cycle * (2^k - 1), cycle * (2^(k+1) - 1)) steps after the warm-up.
+    since = jnp.maximum(step - warmup, 0.0) / values["cycle"]
+    k = jnp.floor(jnp.log2(since + 1.0))
+    t = (since - (jnp.exp2(k) - 1.0)) / jnp.exp2(k)
     floor = values["floor"]
     decay = floor + (1.0 - floor) * 0.5 * (1.0 + jnp.cos(jnp.pi * t))
   elif kind == "step":

@@ -121,12 +121,20 @@ def make_train_step(graphs, train_input, optimizer, config, class_weights, mesh)
   return jitted
 
 
-def make_eval_step(graphs, mesh):
-  """jitted (params, rest, images, labels) -> dict(pred, prob, loss) per example (sharded)."""
+def make_eval_step(graphs, mesh, flip_tta: bool = False):
+  """jitted (params, rest, images, labels) -> dict(pred, prob, loss) per example (sharded).
+
+  flip_tta: the log of the mean of the softmax over the image and its mirror image (the
+  training augmentation flips horizontally) stands in for the logits.
+  """
 
   def eval_step(params, rest, images, labels):
     model = nnx.merge(graphs.eval, params, rest)
     logits = model(images).astype(jnp.float32)
+    if flip_tta:
+      mirrored = model(images[:, :, ::-1, :]).astype(jnp.float32)
+      probs = 0.5 * (jax.nn.softmax(logits) + jax.nn.softmax(mirrored))
+      logits = jnp.log(jnp.maximum(probs, 1e-30))
     return dict(
       pred=jnp.argmax(logits, -1).astype(jnp.int32),
       prob=jax.nn.softmax(logits),
