@@ -7,6 +7,8 @@
 #                                    --config.optimizer.lr=0.05
 #   ./launch.sh eval [FLAGS...]      --mode=eval on WORKDIR (official report, report.json)
 #   ./launch.sh predict --input=DIR  --mode=predict on WORKDIR (CSV of top-k classes)
+#   ./launch.sh demo [FLAGS...]      browser demo for WORKDIR's best checkpoint: draw or upload,
+#                                    see the top-5 classes and Grad-CAM (--port=7860, --host)
 #   ./launch.sh test [PYTEST ARGS]   run the test suite
 #   ./launch.sh local-multi N [FLAGS...]
 #                                    N processes on this machine, one per GPU, joined with
@@ -64,6 +66,7 @@ command="${1:-train}"
 ensure_venv
 case "$command" in
   train|eval|predict) run_main "$command" "$@" ;;
+  demo) exec "$VENV/bin/python" -m abstract_cls.demo --workdir="$WORKDIR" "$@" ;;
   test) exec "$VENV/bin/python" -m pytest -q tests "$@" ;;
   local-multi)
     n="${1:?usage: ./launch.sh local-multi N [FLAGS...]}"; shift
@@ -78,5 +81,5 @@ case "$command" in
     status=0
     for pid in "${pids[@]}"; do wait "$pid" || status=$?; done
     exit "$status" ;;
-  *) echo "unknown command '$command' (train | eval | predict | test | local-multi N)" >&2; exit 2 ;;
+  *) echo "unknown command '$command' (train | eval | predict | demo | test | local-multi N)" >&2; exit 2 ;;
 esac

@@ -13,8 +13,8 @@ import os
 import numpy as np
 
 from abstract_cls import taxonomy
+from abstract_cls.data import decode, sources
 from abstract_cls.data import pipeline as pipeline_lib
-from abstract_cls.data import sources
 from abstract_cls.train import checkpointing
 from abstract_cls.train import evaluate as evaluate_lib
 from abstract_cls.train import mesh as mesh_lib
@@ -43,18 +43,30 @@ def list_images(inputs: list[str]) -> list[str]:
   return files
 
 
-def _decode(files: list[str], size: int, crop: int | None):
+def model_input(image, config, name: str = "") -> np.ndarray:
+  """Encoded bytes or uint8 RGB [H, W, 3] -> the uint8 [S, S, 3] image the model is given
+  (before the mean/std normalisation): the evaluation preprocessing of `config`. An array
+  is downscaled as the decoder downscales a file, so it gives what its PNG would."""
+  official = bool(config.eval.official_protocol)
+  size = pipeline_lib.OFFICIAL_RESIZE if official else config.data.image_size
+  if isinstance(image, np.ndarray):
+    image = decode.downscale_to_shorter_side(image, size)
+  pixels = sources.decode_resized(image, size, name=name)
+  if official:
+    off = (size - pipeline_lib.OFFICIAL_CROP) // 2
+    pixels = pixels[off : off + pipeline_lib.OFFICIAL_CROP, off : off + pipeline_lib.OFFICIAL_CROP]
+  return pixels
+
+
+def _decode(files: list[str], config):
   images, kept, skipped = [], [], []
   for path in files:
     try:
       with open(path, "rb") as f:
-        image = sources.decode_resized(f.read(), size, name=path)
+        image = model_input(f.read(), config, name=path)
     except Exception as e:  # pylint: disable=broad-except  # any unreadable file is skipped
       skipped.append((path, f"{type(e).__name__}: {e}"))
       continue
-    if crop is not None:
-      off = (size - crop) // 2
-      image = image[off : off + crop, off : off + crop]
     images.append(image)
     kept.append(path)
   return images, kept, skipped
@@ -75,9 +87,7 @@ def run_predict(
   config = evaluate_lib.inference_config(config, checkpoint_config, overrides)
   graphs, params, rest = state_lib.split_model(model)
   official = bool(config.eval.official_protocol)
-  size = pipeline_lib.OFFICIAL_RESIZE if official else config.data.image_size
-  crop = pipeline_lib.OFFICIAL_CROP if official else None
-  images, kept, skipped = _decode(files, size, crop)
+  images, kept, skipped = _decode(files, config)
   for path, reason in skipped:
     print(f"skipped {path}: {reason}")
   if not kept:
