@@ -1,4 +1,4 @@
-"""Layer-level model tests: lowerings, dtype policy, Contract 4 helpers."""
+"""Layer-level model tests: lowerings, dtype policy, trace and layer-norm helpers."""
 
 import functools
 
