@@ -1,14 +1,7 @@
 """AlexNet (small stem for low resolution, half width) on the embedded abstract_icons data at 32 px.
 
 Command: python -m abstract_cls.main --config=configs/alexnet.py --workdir=/tmp/alexnet
-Measured (2-core AMD EPYC dev CPU, quiet, jax 0.10.2 CPU, commit 4be84c6, 2026-11-28, one recipe
-at a time):
-435 s command to exit (640 steps, 20 epochs, ~1.5 steps/s). Result: validation accuracy
-0.553 / macro-F1 0.288 at step 640; test split (best checkpoint, --mode=eval
---config.eval.split=test, best = step 640) accuracy 0.531, macro-F1 0.313.
-Earlier: commit a18a653, 459 s, test 0.501 / 0.279; commit b110052 (convolutions on
-YNNPACK), 534 s, test 0.514 / 0.275.
-At 64 px and full width (the earlier recipe) the same CPU trains it at ~12 img/s: ~1.9 h.
+Time and test figures per commit: benchmarks/RESULTS.md, section 7.
 """
 
 from configs import default

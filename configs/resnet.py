@@ -3,15 +3,7 @@
 Command: python -m abstract_cls.main --config=configs/resnet.py --workdir=/tmp/w
 Recipe: CIFAR-style resnet20 at 32 px, batch 128, 8 epochs (256 steps), SGD Nesterov 0.1,
 1 warm-up epoch then cosine, label smoothing 0.1, on-device augmentation.
-Measured (2-core AMD EPYC dev CPU, quiet machine, jax 0.10.2 CPU, commit 4be84c6,
-2026-11-28): 279 s from command to exit (~0.9 steps/s). Result: validation accuracy 0.540 /
-macro-F1 0.253 at step 256; test split (best checkpoint, step 256; --mode=eval
---config.eval.split=test) accuracy 0.543, macro-F1 0.287 (results/default_run.md).
-Earlier: commit a18a653, 246 s, test 0.526 / 0.279 (the same recipe for 2 epochs, old and
-new code alternated twice just after: 107 / 103 s at b811f0f, 100 / 99 s at 4be84c6, so
-the 33 s are this machine's drift, not the code); commit ce69325 (convolutions on YNNPACK), 331 s, test 0.512 / 0.255; seed 1 at
-b110052, 276 s, 0.499 / 0.250; before the chunked tap kernel gradient (commit 4fe880c): 726 s,
-test 0.543 / 0.286.
+Result: results/default_run.md; time and test figures per commit: benchmarks/RESULTS.md, section 7.
 """
 
 from configs import default
