@@ -27,8 +27,8 @@ class Source:
 
 
 SECTIONS = {
-  "default_run": Source("results/default_run.md", "python -m tools.default_run_summary"),
-  "recipes": Source("results/recipes_readme.md", "python -m experiments.recipes"),
+  "default_run": Source("results/default_run.md", "python -m tools.family_recipes --report"),
+  "recipes": Source("results/recipes_readme.md", "python -m tools.family_recipes --report"),
   "audit": Source("results/audit_embedded.md", "python -m tools.audit_summary"),
   "experiments": Source("experiments/SUMMARY.md", "python -m experiments.report_all"),
   # RESULTS.md's summary table; each row names its train_step.py suite and section.
