@@ -1,7 +1,7 @@
-"""AlexNet (small stem for low resolution, half width) on the embedded abstract_icons data at 32 px.
+"""AlexNet at half width with a 3x3 stem (so 32 px keeps a feature map), dropout 0.5.
 
-Command: python -m abstract_cls.main --config=configs/alexnet.py --workdir=/tmp/alexnet
-Time and test figures per commit: benchmarks/RESULTS.md, section 7.
+Command: python -m abstract_cls.main --config=configs/alexnet.py --workdir=runs/alexnet
+Expected: under 30 minutes on a 2-core CPU (results/recipes.md).
 """
 
 from configs import default
@@ -18,6 +18,6 @@ def get_config():
     "dtype": "float32",
   }
   config.data.image_size = 32
-  config.train.num_epochs = 20.0
+  config.train.num_epochs = 50.0
   config.optimizer.lr = 0.02
   return config

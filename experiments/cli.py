@@ -38,6 +38,9 @@ def write_report(module: ModuleType, out_dir: pathlib.Path) -> str:
   body = module.write_report(results, meta, out_dir)
   text = tables.stamp(meta, len(results)) + "\n" + completeness(module, meta, results) + "\n" + body
   (out_dir / "report.md").write_text(text, encoding="utf-8")
+  published = getattr(module, "PUBLISHED", {}).get(meta.get("preset"))
+  if published:  # a copy where the README's readers look for it
+    (sweep.ROOT / published).write_text(text, encoding="utf-8")
   summary = module.summary_line(results, meta)
   (out_dir / "summary.md").write_text(summary.rstrip("\n") + "\n", encoding="utf-8")
   return text

@@ -23,6 +23,9 @@ ARCHS = ("plain", "resnet")
 LR = {"batch": 0.1, "none": 0.01}
 
 _COMMON = {
+  # CIFAR-style nets on the default config's training setup (its model is an ImageNet ResNet).
+  "model.options.stem": "small",
+  "model.options.width": 1.0,
   "loss.label_smoothing": 0.0,
   "train.layer_norms_every": 1,
   "optimizer.weight_decay": 1e-4,

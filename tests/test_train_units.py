@@ -40,6 +40,18 @@ def test_warmup_then_cosine_and_step_schedules():
     optimizer_lib.make_schedule(_opt_config(schedule="linear"), 10, 100)
 
 
+def test_cosine_restarts_double_each_cycle():
+  sgdr = optimizer_lib.make_schedule(
+    _opt_config(lr=1.0, warmup_epochs=1.0, schedule="cosine_restarts", restart_epochs=2.0),
+    10,
+    200,
+  )
+  # Warm-up 10 steps, then cycles of 20, 40, 80 steps, each starting at the peak.
+  assert [round(float(sgdr(s)), 6) for s in (10, 20, 30, 70, 150)] == [1.0, 0.5, 1.0, 1.0, 1.0]
+  assert float(sgdr(29)) < 0.01 and float(sgdr(69)) < 0.01
+  assert float(sgdr(50)) == pytest.approx(0.5, abs=1e-6)
+
+
 def test_decay_mask_spares_biases_and_scales():
   params = {
     "conv": {"kernel": jnp.ones((3, 3, 1, 2)), "bias": jnp.ones(2)},
