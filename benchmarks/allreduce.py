@@ -60,7 +60,7 @@ def main(argv=None):
     nargs="+",
     default=[45.05, 36.57],
     help="step times to compare with: the textbook Flax peer on one "
-    "H100 (45.05 ms, perf_anchors.md) and the issue target "
+    "H100 (45.05 ms, perf_anchors.md) and the GPU target "
     "(7,000 img/s at batch 256 = 36.57 ms)",
   )
   args = parser.parse_args(argv)

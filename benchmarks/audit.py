@@ -1,4 +1,4 @@
-"""Audit figures on the embedded set with injected contamination (issue 7).
+"""Audit figures on the embedded set with injected contamination.
 
   python benchmarks/audit.py [--embedded_dir=abstract_cls/data/embedded] [--total=10000]
       [--num_photos=300] [--work_dir=/tmp/audit_bench]

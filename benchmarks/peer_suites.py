@@ -2,7 +2,7 @@
 step, a PyTorch or textbook-Flax peer) runs in its own process; the suites alternate them,
 pair each project run with the peers of the same repeat for the ratio, and print one table.
 
-train_step.py --suite=one is the project's worker; peers_cpu.py and peers_gpu.py are the
+train_step.py --suite=one is the project's worker; peer_torch.py and peer_flax.py are the
 peers. Run through train_step.py, not directly.
 """
 
@@ -18,6 +18,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 WORKER = os.path.join(HERE, "train_step.py")
+TORCH_PEER = os.path.join(HERE, "peer_torch.py")
+FLAX_PEER = os.path.join(HERE, "peer_flax.py")
 
 
 def _last_line(text):
@@ -48,21 +50,15 @@ def spawn(command, env=None, timeout=1800, **labels):
   return result
 
 
+# The suite's flags every worker gets, and those passed on only when set.
+_WORKER_FLAGS = ("steps", "warmup", "windows", "data", "conv_impl", "num_devices")
+_OPTIONAL_FLAGS = ("data_dir", "dtype", "cache_dir")
+
+
 def worker_command(args, model, size, batch, **overrides):
-  flags = dict(
-    model=model,
-    image_size=size,
-    batch_size=batch,
-    steps=args.steps,
-    warmup=args.warmup,
-    windows=args.windows,
-    data=args.data,
-    conv_impl=args.conv_impl,
-    num_devices=args.num_devices,
-  )
-  for name in ("data_dir", "dtype", "cache_dir"):
-    if getattr(args, name):
-      flags[name] = getattr(args, name)
+  flags = dict(model=model, image_size=size, batch_size=batch)
+  flags.update({name: getattr(args, name) for name in _WORKER_FLAGS})
+  flags.update({name: getattr(args, name) for name in _OPTIONAL_FLAGS if getattr(args, name)})
   flags.update(overrides)
   return [sys.executable, WORKER, "--suite=one"] + [f"--{k}={v}" for k, v in flags.items()]
 
@@ -108,6 +104,12 @@ def attach_ratios(project, peers):
       peer["cpu_ratio"] = round(peer["cpu_s_per_step"] / project["cpu_s_per_step"], 3)
 
 
+def _peer_label(command):
+  """A peer's name before its JSON is read (the label of a run that failed to print one)."""
+  script = os.path.basename(command[1]).removesuffix(".py")
+  return " ".join([script] + [a for a in command[2:] if a in ("--device=cuda", "--compiled")])
+
+
 def run_comparison(args, cases, peer_commands):
   results = []
   for model, size, batch in cases:
@@ -127,8 +129,9 @@ def run_comparison(args, cases, peer_commands):
           print(json.dumps(project), flush=True)
         else:
           for command in peer_commands(model, size, batch):
-            name = f"{command[2]}{'-compiled' if '--compiled' in command else ''}"
-            peer = spawn(command, peer=name, model=model, image_size=size, repeat=repeat)
+            peer = spawn(
+              command, peer=_peer_label(command), model=model, image_size=size, repeat=repeat
+            )
             peers.append(peer)
             print(json.dumps(peer), flush=True)
       attach_ratios(project, peers)
@@ -136,18 +139,22 @@ def run_comparison(args, cases, peer_commands):
   return results
 
 
+def _peer_flags(model, size, batch, steps, warmup):
+  return [
+    f"--model={model}",
+    f"--image_size={size}",
+    f"--batch_size={batch}",
+    f"--steps={steps}",
+    f"--warmup={warmup}",
+  ]
+
+
 def cpu_peer_commands(args):
   def commands(model, size, batch):
-    common = [
-      f"--model={model}",
-      f"--image_size={size}",
-      f"--batch_size={batch}",
-      f"--steps={args.steps}",
-      f"--warmup={args.warmup}",
-    ]
-    out = [[args.torch_python, os.path.join(HERE, "peers_cpu.py"), "torch"] + common]
+    flags = _peer_flags(model, size, batch, args.steps, args.warmup)
+    out = [[args.torch_python, TORCH_PEER, "--device=cpu"] + flags]
     if args.with_flax_peer:
-      out.append([sys.executable, os.path.join(HERE, "peers_cpu.py"), "jax"] + common)
+      out.append([sys.executable, FLAX_PEER, "--dtype=float32"] + flags)
     return out
 
   return commands
@@ -155,18 +162,11 @@ def cpu_peer_commands(args):
 
 def gpu_peer_commands(args):
   def commands(model, size, batch):
-    script = os.path.join(HERE, "peers_gpu.py")
-    common = [
-      f"--model={model}",
-      f"--image_size={size}",
-      f"--batch_size={batch}",
-      f"--steps={args.gpu_peer_steps}",
-      "--warmup=5",
-    ]
+    flags = _peer_flags(model, size, batch, args.gpu_peer_steps, 5)
     return [
-      [sys.executable, script, "jax"] + common,
-      [args.torch_python, script, "torch"] + common,
-      [args.torch_python, script, "torch", "--compiled"] + common,
+      [sys.executable, FLAX_PEER, "--dtype=bfloat16"] + flags,
+      [args.torch_python, TORCH_PEER, "--device=cuda"] + flags,
+      [args.torch_python, TORCH_PEER, "--device=cuda", "--compiled"] + flags,
     ]
 
   return commands

@@ -3,8 +3,8 @@
 Used by train_step.py --profile_steps=N. On CPU, XLA's ops (fusions, dots, sorts,
 convolutions) appear as events on the thread-pool lines of a jax.profiler trace; this sums
 them by name. Thread time, not wall time: ops on the two threads overlap. Some work is not in
-the events at all: in LeNet-5's step the first conv's forward pass (~9 ms) showed as a gap
-with no event on any line, so compare op_ms_per_step with step_ms before trusting the list.
+the events at all: in LeNet-5's step the first conv's forward pass showed as a gap with no
+event on any line (RESULTS.md 1e), so compare op_ms_per_step with step_ms before trusting the list.
 """
 
 import collections

@@ -1,4 +1,4 @@
-"""Times the project's FULL training step and runs the peers in the same session.
+"""Times the project's FULL training step and runs the peers in the same invocation.
 
 The step is the trainer's own (abstract_cls.train.step.make_train_step): the input
 pipeline picks and augments the batch on the device from the step number (in-memory
@@ -9,12 +9,13 @@ host inside the timed window; the state and accumulators are donated.
 
 Suites (each measurement runs in its own process; the suite alternates them):
   --suite=one      one measurement of the project step (the worker), JSON on stdout.
-  --suite=cpu      ResNet-18 @64 batch 128 float32 vs PyTorch CPU (and, with
-                   --with_flax_peer, the textbook Flax step), alternated --repeats times.
+  --suite=cpu      ResNet-18 @64 batch 128 float32 vs PyTorch CPU (peer_torch.py; with
+                   --with_flax_peer also the textbook Flax step, peer_flax.py), alternated
+                   --repeats times.
   --suite=cpu_models  LeNet-5 @32, AlexNet @224, ResNet-18 @64 and ResNet-50 @64 vs
-                   the same models in PyTorch CPU (the training issue's model line).
+                   the same models in PyTorch CPU (the course's model line).
   --suite=gpu      ResNet-18 @128 and ResNet-50 @224, batch 256, bfloat16, vs the
-                   textbook Flax, PyTorch eager and torch.compile peers (peers_gpu.py).
+                   textbook Flax, PyTorch eager and torch.compile peers.
   --suite=startup  command -> first finished training step with an empty persistent
                    compilation cache, then again with the cache the first run filled.
   --suite=scaling  the same step on 1 and on 8 fake CPU devices
@@ -34,14 +35,14 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# Dense bf16 matrix rate measured on the lent machines (a large bf16 matmul through
-# PyTorch, /work/shared/perf_anchors.md): MFU is XLA's FLOPs over this. No peak is
+# Dense bf16 matrix rate of these GPUs as measured with a large bf16 matmul through PyTorch
+# (perf_anchors.md, outside this repository): MFU is XLA's FLOPs over this. No peak is
 # assumed for a CPU: there the script prints FLOP/s only.
 PEAK_FLOPS = {"H100": 790e12, "H200": 790e12}
 
 GPU_CASES = (("resnet18", 128, 256), ("resnet50", 224, 256))
 CPU_CASES = (("resnet18", 64, 128),)
-# The model line of the training issue, each at a size where the project's model and the
+# The course's model line, each at a size where the project's model and the
 # torchvision one are the same network (AlexNet's 6x6 feature map needs 224 px).
 CPU_MODEL_CASES = (
   ("lenet5", 32, 128),
@@ -81,6 +82,83 @@ def _count_cache_events():
   return counts
 
 
+def _benchmark_config(config, args, dtype):
+  """configs/default.py with the benchmark's model, data, size and batch."""
+  config.model.name = args.model
+  config.model.options = _model_options(args.model, args.image_size, dtype, args.conv_impl)
+  config.data.name = args.data
+  config.data.image_size = args.image_size
+  config.data.mode = "in_memory"
+  if args.data_dir:
+    config.data.data_dir = args.data_dir
+  config.train.batch_size = args.batch_size
+  return config
+
+
+def _compiled_step_figures(compiled):
+  """(XLA's FLOPs per step of one device's program, all-reduces in the compiled step)."""
+  cost = compiled.cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  flops_per_step = float(cost.get("flops", 0.0)) if cost else 0.0
+  # The gradient all-reduce plus one per batch-norm reduction when the batch is sharded
+  # (synchronised batch norm); 0 on one device.
+  all_reduces = sum(
+    1
+    for line in compiled.as_text().splitlines()
+    if " all-reduce(" in line or " all-reduce-start(" in line
+  )
+  return flops_per_step, all_reduces
+
+
+def _trainer_step(config, mesh, train_input):
+  """The same calls, in the same order, as abstract_cls.train.loop.train_and_evaluate:
+  -> (schedule, state, accumulators, the jitted train step)."""
+  import jax  # pylint: disable=g-import-not-at-top
+
+  from abstract_cls.train import mesh as mesh_lib  # pylint: disable=g-import-not-at-top
+  from abstract_cls.train import optimizer as optimizer_lib  # pylint: disable=g-import-not-at-top
+  from abstract_cls.train import state as state_lib  # pylint: disable=g-import-not-at-top
+  from abstract_cls.train import step as step_lib  # pylint: disable=g-import-not-at-top
+
+  total_steps = max(train_input.steps_per_epoch * 10, 1000)
+  schedule = mesh_lib.replicate(
+    optimizer_lib.schedule_values(config.optimizer, train_input.steps_per_epoch, total_steps), mesh
+  )
+  optimizer = optimizer_lib.make_optimizer(config.optimizer)
+  graphs, state = state_lib.create_train_state(config, mesh, optimizer)
+  acc = jax.jit(step_lib.init_accumulators, out_shardings=mesh_lib.replicated(mesh))()
+  train_step = step_lib.make_train_step(
+    graphs, train_input, optimizer, config, train_input.class_weights, mesh
+  )
+  return schedule, state, acc, train_step
+
+
+def _rates(batch_size, windows, flops_per_step, peak):
+  """Images/s and FLOP rates from the windows' seconds per step. flops_per_step counts every
+  device (under SPMD, cost_analysis counts one device's program)."""
+  step_s = statistics.median(windows)
+  return dict(
+    img_per_s=round(batch_size / step_s, 1),
+    step_ms=round(step_s * 1e3, 2),
+    window_img_per_s=[round(batch_size / w, 1) for w in windows],
+    xla_flops_per_image=round(flops_per_step / batch_size / 1e9, 3),
+    achieved_tflops=round(flops_per_step / step_s / 1e12, 4),
+    mfu=round(flops_per_step / step_s / peak, 4) if peak else None,
+    peak_tflops_assumed=peak / 1e12 if peak else None,
+  )
+
+
+def _timed_windows(run, first_step, steps, windows):
+  """Seconds per step of each window of `steps` steps, and process CPU seconds per step."""
+  seconds, cpu_before, step = [], _cpu_seconds(), first_step
+  for _ in range(windows):
+    tick = time.perf_counter()
+    run(steps, step)
+    seconds.append((time.perf_counter() - tick) / steps)
+    step += steps
+  return seconds, (_cpu_seconds() - cpu_before) / (steps * windows)
+
+
 def measure_project_step(args, launched_at):
   """Builds the trainer's step exactly as the training loop does and times it."""
   phases = {"python_start_to_main_s": round(time.time() - launched_at, 2)}
@@ -89,9 +167,6 @@ def measure_project_step(args, launched_at):
 
   from abstract_cls.data import pipeline  # pylint: disable=g-import-not-at-top
   from abstract_cls.train import mesh as mesh_lib  # pylint: disable=g-import-not-at-top
-  from abstract_cls.train import optimizer as optimizer_lib  # pylint: disable=g-import-not-at-top
-  from abstract_cls.train import state as state_lib  # pylint: disable=g-import-not-at-top
-  from abstract_cls.train import step as step_lib  # pylint: disable=g-import-not-at-top
   from configs import default as default_config  # pylint: disable=g-import-not-at-top
 
   phases["imports_s"] = round(time.time() - tick, 2)
@@ -103,15 +178,7 @@ def measure_project_step(args, launched_at):
   on_gpu = device.platform == "gpu"
   dtype = args.dtype or ("bfloat16" if on_gpu else "float32")
 
-  config = default_config.get_config()
-  config.model.name = args.model
-  config.model.options = _model_options(args.model, args.image_size, dtype, args.conv_impl)
-  config.data.name = args.data
-  config.data.image_size = args.image_size
-  config.data.mode = "in_memory"
-  if args.data_dir:
-    config.data.data_dir = args.data_dir
-  config.train.batch_size = args.batch_size
+  config = _benchmark_config(default_config.get_config(), args, dtype)
 
   tick = time.time()
   mesh = mesh_lib.make_mesh(args.num_devices)
@@ -120,17 +187,7 @@ def measure_project_step(args, launched_at):
   phases["data_to_device_s"] = round(time.time() - tick, 2)
 
   tick = time.time()
-  # The same calls, in the same order, as abstract_cls.train.loop.train_and_evaluate.
-  total_steps = max(train_input.steps_per_epoch * 10, 1000)
-  schedule = mesh_lib.replicate(
-    optimizer_lib.schedule_values(config.optimizer, train_input.steps_per_epoch, total_steps), mesh
-  )
-  optimizer = optimizer_lib.make_optimizer(config.optimizer)
-  graphs, state = state_lib.create_train_state(config, mesh, optimizer)
-  acc = jax.jit(step_lib.init_accumulators, out_shardings=mesh_lib.replicated(mesh))()
-  train_step = step_lib.make_train_step(
-    graphs, train_input, optimizer, config, train_input.class_weights, mesh
-  )
+  schedule, state, acc, train_step = _trainer_step(config, mesh, train_input)
   jax.block_until_ready((state, acc))
   phases["model_and_state_s"] = round(time.time() - tick, 2)
 
@@ -139,16 +196,7 @@ def measure_project_step(args, launched_at):
     state, acc, train_input.device_data, train_input.host_batch(0), schedule, with_layer_norms=False
   ).compile()
   phases["step_compile_s"] = round(time.time() - tick, 2)
-  cost = compiled.cost_analysis()
-  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-  flops_per_step = float(cost.get("flops", 0.0)) if cost else 0.0
-  # Collectives in the compiled step: the gradient all-reduce plus one per batch-norm
-  # reduction when the batch is sharded (synchronised batch norm), 0 on one device.
-  hlo_all_reduces = sum(
-    1
-    for line in compiled.as_text().splitlines()
-    if " all-reduce(" in line or " all-reduce-start(" in line
-  )
+  flops_per_step, hlo_all_reduces = _compiled_step_figures(compiled)
 
   def run(steps, first_step):
     nonlocal state, acc
@@ -167,16 +215,9 @@ def measure_project_step(args, launched_at):
   cpu_s_to_first_step = _cpu_seconds()
   phases["first_step_s"] = round(first_step_done_at - tick, 2)
   run(args.warmup, 1)
-  windows = []
-  cpu_before = _cpu_seconds()
   step = 1 + args.warmup
-  for _ in range(args.windows):
-    tick = time.perf_counter()
-    run(args.steps, step)
-    windows.append((time.perf_counter() - tick) / args.steps)
-    step += args.steps
-  cpu_s_per_step = (_cpu_seconds() - cpu_before) / (args.steps * args.windows)
-  step_s = statistics.median(windows)
+  windows, cpu_s_per_step = _timed_windows(run, step, args.steps, args.windows)
+  step += args.steps * args.windows
   loss = float(jax.device_get(acc["loss_sum"] / acc["steps"]))
   input_ms = _time_input_alone(train_input, args.steps) if args.time_input else None
   profile = None
@@ -186,8 +227,6 @@ def measure_project_step(args, launched_at):
     profile = step_profile.top_ops(lambda n: run(n, step), args.profile_steps)
   memory = device.memory_stats() or {}
   peak = args.peak_flops or _peak_for(device.device_kind)
-  # Under SPMD, cost_analysis counts one device's program; the step runs on all of them.
-  flops_total = flops_per_step * mesh.devices.size
   result = dict(
     peer="abstract_cls",
     model=args.model,
@@ -199,13 +238,7 @@ def measure_project_step(args, launched_at):
     device=str(device.device_kind),
     num_devices=int(mesh.devices.size),
     jax=jax.__version__,
-    img_per_s=round(args.batch_size / step_s, 1),
-    step_ms=round(step_s * 1e3, 2),
-    window_img_per_s=[round(args.batch_size / w, 1) for w in windows],
-    xla_flops_per_image=round(flops_total / args.batch_size / 1e9, 3),
-    achieved_tflops=round(flops_total / step_s / 1e12, 4),
-    mfu=round(flops_total / step_s / peak, 4) if peak else None,
-    peak_tflops_assumed=peak / 1e12 if peak else None,
+    **_rates(args.batch_size, windows, flops_per_step * mesh.devices.size, peak),
     peak_memory_gb=round(memory.get("peak_bytes_in_use", 0) / 2**30, 2) if memory else None,
     host_max_rss_gb=round(_max_rss_bytes() / 2**30, 2),
     input_ms=input_ms,
@@ -267,7 +300,7 @@ def main(argv=None):
   parser.add_argument("--warmup", type=int, default=1, help="untimed steps after the first")
   parser.add_argument("--repeats", type=int, default=3, help="alternations with the peers")
   parser.add_argument(
-    "--data", default="abstract_icons", help="TFDS name (Contract 2) or 'synthetic' for a smoke run"
+    "--data", default="abstract_icons", help="TFDS name or 'synthetic' for a smoke run"
   )
   parser.add_argument("--data_dir", default="")
   parser.add_argument("--dtype", default="", help="'' = bfloat16 on GPU, float32 on CPU")

@@ -17,7 +17,7 @@ def get_config() -> ml_collections.ConfigDict:
 
   config.model = ml_collections.ConfigDict()
   config.model.name = "resnet20"
-  # Contract 4 options (in_channels, input_size, norm, width, stem, zero_init_residual,
+  # Model options (in_channels, input_size, norm, width, stem, zero_init_residual,
   # shortcut, dropout, dtype, conv_impl); only those the model supports.
   config.model.options = ml_collections.ConfigDict({"dtype": "float32"})
 

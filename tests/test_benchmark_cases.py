@@ -20,7 +20,7 @@ _spec = importlib.util.spec_from_file_location("train_step_benchmark", _SCRIPT)
 train_step_benchmark = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(train_step_benchmark)
 
-# The PyTorch peers' parameter counts at 20 classes: peers_cpu._torch_lenet5 by its layer
+# The PyTorch peers' parameter counts at 20 classes: peer_torch._lenet5 by its layer
 # sizes, torchvision's alexnet / resnet18 / resnet50 from the published 1000-class counts
 # with the last layer resized.
 TORCH_PEER_PARAMS = {

@@ -9,6 +9,7 @@ import json
 import pathlib
 import subprocess
 import sys
+import types
 
 _BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -99,3 +100,36 @@ def test_worker_prints_one_json_result(tmp_path):
   profile = result["profile"]
   assert profile["op_ms_per_step"] > 0 and profile["top_ops"]
   assert all(ms >= 0 and not name.startswith("ThunkExecutor") for name, ms in profile["top_ops"])
+
+
+def test_peer_commands_name_one_script_per_peer():
+  args = types.SimpleNamespace(
+    torch_python="/torch/python", steps=3, warmup=1, with_flax_peer=True, gpu_peer_steps=7
+  )
+  cpu = peer_suites.cpu_peer_commands(args)("resnet18", 64, 128)
+  gpu = peer_suites.gpu_peer_commands(args)("resnet50", 224, 256)
+  assert [peer_suites._peer_label(c) for c in cpu] == ["peer_torch", "peer_flax"]
+  assert [peer_suites._peer_label(c) for c in gpu] == [
+    "peer_flax",
+    "peer_torch --device=cuda",
+    "peer_torch --device=cuda --compiled",
+  ]
+  assert cpu[0][0] == "/torch/python" and gpu[0][0] == sys.executable
+  for command in cpu + gpu:
+    assert pathlib.Path(command[1]).is_file(), command
+    assert "--model=resnet18" in command or "--model=resnet50" in command
+  assert "--steps=7" in gpu[1] and "--warmup=5" in gpu[1]
+
+
+def test_a_failing_peer_still_prints_its_labelled_json(capsys):
+  peer_cli = _load("peer_cli")
+  args = peer_cli.parser("peer").parse_args(["--model=resnet18", "--steps=2"])
+
+  def measure(model, image_size, batch_size, steps, warmup):
+    assert (model, image_size, batch_size, steps, warmup) == ("resnet18", 64, 128, 2, 2)
+    raise RuntimeError("no GPU here")
+
+  assert peer_cli.report(args, "torch-eager", measure) == 1
+  result = json.loads(capsys.readouterr().out)
+  assert result["peer"] == "torch-eager" and "no GPU here" in result["error"]
+  assert result["model"] == "resnet18" and result["steps"] == 2

@@ -1,4 +1,4 @@
-"""Registry-wide model tests (Contract 4), kept small for a 2-core CPU.
+"""Registry-wide model tests, kept small for a 2-core CPU.
 
 Shapes and parameter counts of big configurations use eval_shape (nothing is
 computed); numerical behaviour runs on tiny widths and 16-32 px inputs. The
@@ -89,6 +89,16 @@ def test_clear_errors():
     get_model("plain20", zero_init_residual=True)
   with pytest.raises(ValueError, match="too small"):
     get_model("vgg11", input_size=16)
+
+
+def test_stem_is_checked_once_against_each_family():
+  """The registry knows which stems a family has; a wrong one fails before anything is built."""
+  with pytest.raises(ValueError, match=r"resnet20'?: stem must be one of \('small',\)"):
+    get_model("resnet20", stem="imagenet")
+  with pytest.raises(ValueError, match="stem must be one of"):
+    get_model("vgg11", stem="tiny")
+  with pytest.raises(ValueError, match="does not support"):
+    get_model("lenet5", stem="small")
 
 
 DEEP = {"resnet101", "resnet152", "plain101", "plain152", "resnet110", "plain110"}

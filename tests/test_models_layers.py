@@ -1,4 +1,5 @@
-"""Layer-level model tests: lowerings (NaN, forward mode), dtype policy, model helpers."""
+"""Layer-level model tests: lowerings (NaN, forward mode), dtype policy, trace and layer-norm
+helpers."""
 
 import functools
 

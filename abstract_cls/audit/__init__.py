@@ -1,1 +1,1 @@
-"""Data audit: near-duplicates, photos among drawings, split leakage, imbalance (issue 7)."""
+"""Data audit: near-duplicates, photos among drawings, split leakage, imbalance."""

@@ -21,7 +21,7 @@ from abstract_cls.audit import inject, report, runner, sources
 EMBEDDED_DIR = pathlib.Path(__file__).resolve().parents[1] / "data" / "embedded"
 DATASETS = ("abstract_icons", "dcc2022", "aihub_abstract")
 
-_DATASET = flags.DEFINE_enum("dataset", None, DATASETS, "TFDS builder to audit (Contract 2).")
+_DATASET = flags.DEFINE_enum("dataset", None, DATASETS, "TFDS builder to audit.")
 _FOLDER = flags.DEFINE_string(
   "folder",
   None,

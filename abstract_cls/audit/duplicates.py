@@ -10,10 +10,8 @@ from abstract_cls.audit import hashing, sources
 
 # pHash bits that may differ for a pair to count as a duplicate (of 64), and the cosine
 # similarity of the fixed features above which two images are duplicates (crops, shifts, colour
-# changes). Chosen on the injected embedded set (benchmarks/audit.py, seed 0): 6 / 0.93 found
-# 98% of the copies but also linked copies to other sets' drawings of the same object (umbrella,
-# clock and phone icons that differ only in stroke width), precision 0.93; 4 / 0.95 keep 97.7%
-# recall at 0.98 precision; 0.96 loses resized copies (93% of them found).
+# changes). Looser values also link other sets' drawings of the same object, stricter ones miss
+# resized copies (results/audit_thresholds.md).
 DEFAULT_HASH_DISTANCE = 4
 DEFAULT_FIXED_SIMILARITY = 0.95
 

@@ -79,7 +79,7 @@ def fixed_features(content: np.ndarray, chunk: int = 256) -> np.ndarray:
 
 
 class ModelEmbedder:
-  """Embeddings from a model this project trained (Contract 5 restore_for_inference)."""
+  """Embeddings from a model this project trained (checkpointing.restore_for_inference)."""
 
   def __init__(self, workdir: str, batch_size: int = 64):
     from flax import nnx  # pylint: disable=import-outside-toplevel

@@ -21,8 +21,8 @@ from abstract_cls.audit import gradients
 # so uniform that their MAD is ~0, and without a floor a re-encoded drawing would look extreme.
 # Weights: the exact-flat fraction separates best (flat fills survive JPEG and resizing, noise
 # never is flat), so it counts three times; the colour count is reported but not scored since
-# JPEG re-encoding alone multiplies the colours of a drawing (0.5 photo recall at 2% FPR alone
-# on the injected embedded set). Saturation is left out: greyscale photos have none.
+# JPEG re-encoding alone multiplies the colours of a drawing (results/audit_thresholds.md).
+# Saturation is left out: greyscale photos have none.
 STATISTICS = {
   "exact_flat_fraction": (-1, 0.05, 3.0),  # pixels equal (all channels) to their 4 neighbours
   "background_fraction": (-1, 0.05, 1.0),  # pixels matching the border colour
@@ -33,9 +33,9 @@ STATISTICS = {
 }
 BACKGROUND_TOLERANCE = 12
 SOFT_GRADIENT = (3.0, 24.0)
-# A photo candidate must also have at most this exact-flat fraction: on the injected embedded
-# set no photo crop exceeded 0.22 while 99.7% of the drawings (JPEG'd copies included) did, so
-# the gate keeps the tail of the drawings' score distribution out on clean data.
+# A photo candidate must also have at most this exact-flat fraction, which nearly every drawing
+# exceeds and no photo crop does (results/audit_thresholds.md): the gate keeps the tail of the
+# drawings' score distribution out on clean data.
 MAX_EXACT_FLAT = 0.2
 # Robust-rule fallback: scores this many robust standard deviations above the median.
 OUTLIER_Z = 4.0

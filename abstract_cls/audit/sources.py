@@ -107,7 +107,7 @@ class FolderSource:
 
 
 class EmbeddedSource:
-  """The embedded archive (Contract 1) read straight from images*.zip + manifest.csv."""
+  """The embedded archive (docs/DESIGN.md) read straight from images*.zip + manifest.csv."""
 
   def __init__(self, embedded_dir: str | pathlib.Path, split: str = ""):
     self.dir = pathlib.Path(embedded_dir)
@@ -165,7 +165,7 @@ class EmbeddedSource:
 
 
 class TfdsSource:
-  """A prepared TFDS builder (Contract 2), read by random access with the PNG left encoded."""
+  """A prepared TFDS builder, read by random access with the PNG left encoded."""
 
   def __init__(
     self,

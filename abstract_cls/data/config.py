@@ -1,4 +1,4 @@
-"""Defaults for the input pipeline (Contract 3): configs/default.py does `config.data = data_config()`."""
+"""Defaults for the input pipeline: configs/default.py does `config.data = data_config()`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import ml_collections
 def data_config() -> ml_collections.ConfigDict:
   """Returns the data section of the experiment config with its defaults."""
   c = ml_collections.ConfigDict()
-  # Which TFDS builder (Contract 2) or 'synthetic' (a generated stand-in for tests and smoke runs).
+  # Which TFDS builder (abstract_cls.data.builders) or 'synthetic' (a generated stand-in for tests and smoke runs).
   c.name = "abstract_icons"
   c.data_dir = ""  # '' -> the TFDS default data dir.
   c.manual_dir = ""  # dcc2022 / aihub_abstract need the downloaded files here.

@@ -54,7 +54,7 @@ def collect(
   chosen: Sequence[int],
   max_examples: int = 0,
 ) -> Collected:
-  """Runs the model over `batches` (Contract 3 eval batches: image, mask) in split order.
+  """Runs the model over `batches` (the pipeline's eval batches: image, mask) in split order.
 
   labels/domains: of the whole split (EvalInput.labels/.domains); max_examples > 0
   stops after that many examples; chosen: indices whose model inputs are kept.

@@ -1,4 +1,4 @@
-"""Training curves from a run's metrics.jsonl (Contract 5) in one figure."""
+"""Training curves from a run's metrics.jsonl in one figure."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from abstract_cls import taxonomy
 
-# Contract 3 normalises model inputs with the ImageNet statistics.
+# The input pipeline normalises model inputs with the ImageNet statistics.
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 

@@ -116,7 +116,7 @@ def _spatial(shape: Sequence[int], layer: str, what: str) -> tuple[int, int]:
 
 
 def check_entry(entry: dict) -> LayerCheck:
-  """Checks one model.trace() entry (Contract 4 keys) against the rule."""
+  """Checks one model.trace() entry (name, kind, shapes, kernel, stride, padding) against the rule."""
   name = str(entry.get("name", "?"))
   missing = [
     k

@@ -98,7 +98,7 @@ def inspect_model(
 ) -> dict:
   """Writes every figure + index.md for a model and evaluation batches; -> summary dict.
 
-  batches: Contract 3 eval batches (image normalised, mask) in split order, labels /
+  batches: the pipeline's eval batches (image normalised, mask) in split order, labels /
   domains of the split. No checkpoint needed, so tests can call it directly.
   """
   options = options or inspect_config()

@@ -61,7 +61,7 @@ def compute(
   class_codes: Sequence[str] | None = None,
   domain_names: Sequence[str] = taxonomy.DOMAINS,
 ) -> dict:
-  """Contract 3 metrics: accuracy, macro_f1, per_class, per_domain, confusion.
+  """The evaluation metrics: accuracy, macro_f1, per_class, per_domain, confusion.
 
   per_class maps each class code to precision/recall/f1/support; per_domain maps each domain
   name present in `domains` to its accuracy, macro_f1 and support.

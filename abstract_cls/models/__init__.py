@@ -1,4 +1,4 @@
-"""Model zoo: LeNet-5, AlexNet, VGG, ResNet and plain nets (Contract 4)."""
+"""Model zoo: LeNet-5, AlexNet, VGG, ResNet and plain nets, behind one interface (models/base.py)."""
 
 from abstract_cls.models.base import count_params
 from abstract_cls.models.grad_norms import layer_norms

@@ -1,4 +1,4 @@
-"""Shared interface of every model (Contract 4).
+"""Shared interface of every model (docs/DESIGN.md, the model interface).
 
 A model is split into a convolutional trunk (``features``) and a head
 (``penultimate`` + optional dropout + output layer), so that

@@ -11,6 +11,9 @@
   (global average pool + one FC).
 The FC input size follows from input_size (no adaptive pooling), so the
 reference configurations (224 px) reproduce the published parameter counts.
+Layers are built in depth order, so their names (layers.LayerNamer) sort by depth;
+the pool after a model's last conv belongs to the head, so features() ends at the
+last conv's activation (what Grad-CAM needs).
 """
 
 import jax
@@ -19,97 +22,83 @@ from flax import nnx
 from abstract_cls.models import base, layers
 
 
-def _check_stem(name, stem):
-  if stem not in ("imagenet", "small"):
-    raise ValueError(f"{name}: stem must be 'imagenet' or 'small', got {stem!r}")
+def _next_size(model, size, kernel, stride, padding, layer):
+  """The map size after one conv or pool; an error if the map vanishes there."""
+  size = layers.output_size(size, kernel, stride, padding)
+  if size < 1:
+    raise ValueError(f"{model}: input_size too small, the map vanishes at {layer}")
+  return size
 
 
-class _ConvStack(base.Classifier):
-  """Sequence of (conv + norm + relu) and max-pool steps."""
+class _Builder:
+  """Conv + norm pairs and dense layers that share one model's settings and namer."""
 
-  def _build_trunk(self, plan, in_ch, size, *, norm, dtype, conv_impl, namer, rngs):
-    """plan: list of ('conv', out, kernel, stride, pad) / ('pool', k, s, p).
+  def __init__(self, *, norm, dtype, conv_impl, rngs):
+    self.norm, self.dtype = norm, layers.compute_dtype(dtype)
+    self.conv_impl, self.rngs = conv_impl, rngs
+    self.namer = layers.LayerNamer()
 
-    Returns (channels, spatial size) of the map after the plan.
-    """
-    convs, norms, steps = [], [], []
-    ch = in_ch
-    for step in plan:
-      if step[0] == "conv":
-        _, out, k, st, p = step
-        convs.append(
-          layers.Conv(
-            ch,
-            out,
-            k,
-            stride=st,
-            padding=p,
-            use_bias=True,
-            name=namer.next("conv"),
-            dtype=dtype,
-            conv_impl=conv_impl,
-            rngs=rngs,
-          )
-        )
-        norms.append(layers.Norm(norm, out, name=namer.same("norm"), dtype=dtype, rngs=rngs))
-        steps.append(("conv", len(convs) - 1))
-        ch, size = out, layers.output_size(size, k, st, p)
-      else:
-        _, k, st, p = step
-        steps.append(("pool", (k, st, p, namer.same("pool"))))
-        size = layers.output_size(size, k, st, p)
-      if size < 1:
-        raise ValueError(f"{self.name}: input_size too small, the map vanishes at step {step}")
-    self.convs, self.norms = nnx.List(convs), nnx.List(norms)
-    # The last pool(s) after the last conv belong to the head, so that
-    # features() ends at the last conv's activation (what Grad-CAM needs).
-    last_conv = max(i for i, s in enumerate(steps) if s[0] == "conv")
-    self.trunk_steps = tuple(steps[: last_conv + 1])
-    self.head_pools = tuple(s[1] for s in steps[last_conv + 1 :])
-    return ch, size
-
-  def features(self, x):
-    for kind, arg in self.trunk_steps:
-      if kind == "conv":
-        x = jax.nn.relu(self.norms[arg](self.convs[arg](x)))
-      else:
-        x = self._pool(x, arg)
-    return x
-
-  def _pool(self, x, arg):
-    k, st, p, name = arg
-    return layers.max_pool(x, k, st, p, name=name, conv_impl=self.conv_impl)
-
-  def _pooled(self, fmap):
-    for arg in self.head_pools:
-      fmap = self._pool(fmap, arg)
-    return fmap
-
-
-class _FCHead(nnx.Module):
-  """[dropout] FC relu [dropout] FC relu ... ; dropout placement per model."""
-
-  def __init__(self, sizes, *, dropout, dropout_first, namer, dtype, rngs):
-    self.fcs = nnx.List(
-      [
-        layers.Dense(a, b, name=namer.next("fc"), dtype=dtype, rngs=rngs)
-        for a, b in zip(sizes[:-1], sizes[1:])
-      ]
+  def conv_norm(self, cin, cout, kernel, stride=1, padding=0):
+    conv = layers.Conv(
+      cin,
+      cout,
+      kernel,
+      stride=stride,
+      padding=padding,
+      use_bias=True,
+      name=self.namer.next("conv"),
+      dtype=self.dtype,
+      conv_impl=self.conv_impl,
+      rngs=self.rngs,
     )
-    self.drops = nnx.List([layers.Dropout(dropout, rngs=rngs) for _ in self.fcs])
-    self.dropout_first = dropout_first
+    norm = layers.Norm(
+      self.norm, cout, name=self.namer.same("norm"), dtype=self.dtype, rngs=self.rngs
+    )
+    return conv, norm
 
-  def __call__(self, x):
-    for fc, drop in zip(self.fcs, self.drops):
-      if self.dropout_first:
-        x = drop(x)
-      x = jax.nn.relu(fc(x))
-      if not self.dropout_first:
-        x = drop(x)
-    return x
+  def dense(self, in_features, out_features):
+    return layers.Dense(
+      in_features, out_features, name=self.namer.next("fc"), dtype=self.dtype, rngs=self.rngs
+    )
 
 
-class LeNet5(_ConvStack):
+class _PlainStack(base.Classifier):
+  """What the models in this file share: their attributes, builder and forward pieces."""
+
+  conv_impl: str
+
+  def _start(
+    self,
+    name,
+    num_classes,
+    in_channels,
+    input_size,
+    rngs,
+    *,
+    norm,
+    dtype="float32",
+    conv_impl="auto",
+  ) -> _Builder:
+    """Sets the attributes every Classifier has; returns this model's layer builder."""
+    self.name, self.num_classes = name, num_classes
+    self.in_channels, self.input_size = in_channels, input_size
+    self.conv_impl = conv_impl
+    return _Builder(norm=norm, dtype=dtype, conv_impl=conv_impl, rngs=rngs)
+
+  def _conv(self, conv, norm, x):
+    return jax.nn.relu(norm(conv(x)))
+
+  def _pool(self, x, kernel, stride, name):
+    return layers.max_pool(x, kernel, stride, 0, name=name, conv_impl=self.conv_impl)
+
+  def _dropout_fc_fc(self, fmap):
+    """Dropout, FC, ReLU, dropout, FC, ReLU on the flattened map (torchvision's AlexNet)."""
+    x = fmap.reshape(fmap.shape[0], -1)
+    x = jax.nn.relu(self.fc1(self.fc1_dropout(x)))
+    return jax.nn.relu(self.fc2(self.fc2_dropout(x)))
+
+
+class LeNet5(_PlainStack):
   OPTIONS = ("in_channels", "input_size", "width", "dropout", "dtype", "conv_impl", "norm")
 
   def __init__(
@@ -121,45 +110,38 @@ class LeNet5(_ConvStack):
     input_size=32,
     width=1.0,
     dropout=0.0,
-    dtype="float32",
-    conv_impl="auto",
     norm="none",
+    **settings,  # dtype, conv_impl
   ):
-    self.name, self.input_size = "lenet5", input_size
-    self.in_channels, self.num_classes = in_channels, num_classes
-    self.conv_impl = conv_impl
-    dt = layers.compute_dtype(dtype)
-    namer = layers.LayerNamer()
+    b = self._start("lenet5", num_classes, in_channels, input_size, rngs, norm=norm, **settings)
     c1, c2 = layers.scaled(6, width), layers.scaled(16, width)
-    plan = [("conv", c1, 5, 1, 0), ("pool", 2, 2, 0), ("conv", c2, 5, 1, 0), ("pool", 2, 2, 0)]
-    ch, size = self._build_trunk(
-      plan,
-      in_channels,
-      input_size,
-      norm=norm,
-      dtype=dt,
-      conv_impl=conv_impl,
-      namer=namer,
-      rngs=rngs,
-    )
     h1, h2 = layers.scaled(120, width), layers.scaled(84, width)
-    self.hidden = _FCHead(
-      (ch * size * size, h1, h2),
-      dropout=dropout,
-      dropout_first=True,
-      namer=namer,
-      dtype=dt,
-      rngs=rngs,
-    )
+
+    self.conv1, self.norm1 = b.conv_norm(in_channels, c1, 5)
+    self.pool1 = b.namer.same("pool")
+    size = _next_size(self.name, input_size, 5, 1, 0, "conv1")
+    size = _next_size(self.name, size, 2, 2, 0, "pool1")
+    self.conv2, self.norm2 = b.conv_norm(c1, c2, 5)
+    self.pool2 = b.namer.same("pool")
+    size = _next_size(self.name, size, 5, 1, 0, "conv2")
+    size = _next_size(self.name, size, 2, 2, 0, "pool2")
+
+    self.fc1 = b.dense(c2 * size * size, h1)
+    self.fc2 = b.dense(h1, h2)
+    self.fc1_dropout = layers.Dropout(dropout, rngs=rngs)
+    self.fc2_dropout = layers.Dropout(dropout, rngs=rngs)
     self.head_dropout = layers.Dropout(dropout, rngs=rngs)
-    self.out = layers.Dense(h2, num_classes, name=namer.next("fc"), dtype=dt, rngs=rngs)
+    self.out = b.dense(h2, num_classes)
+
+  def features(self, x):
+    x = self._pool(self._conv(self.conv1, self.norm1, x), 2, 2, self.pool1)
+    return self._conv(self.conv2, self.norm2, x)
 
   def penultimate(self, fmap):
-    x = self._pooled(fmap)
-    return self.hidden(x.reshape(x.shape[0], -1))
+    return self._dropout_fc_fc(self._pool(fmap, 2, 2, self.pool2))
 
 
-class AlexNet(_ConvStack):
+class AlexNet(_PlainStack):
   OPTIONS = ("in_channels", "input_size", "stem", "width", "dropout", "dtype", "conv_impl", "norm")
 
   def __init__(
@@ -172,60 +154,50 @@ class AlexNet(_ConvStack):
     stem="imagenet",
     width=1.0,
     dropout=0.5,
-    dtype="float32",
-    conv_impl="auto",
     norm="none",
+    **settings,  # dtype, conv_impl
   ):
-    _check_stem("alexnet", stem)
-    self.name, self.input_size = "alexnet", input_size
-    self.in_channels, self.num_classes = in_channels, num_classes
-    self.conv_impl = conv_impl
-    dt = layers.compute_dtype(dtype)
-    namer = layers.LayerNamer()
-    c = [layers.scaled(n, width) for n in (64, 192, 384, 256, 256)]
-    first = ("conv", c[0], 11, 4, 2) if stem == "imagenet" else ("conv", c[0], 3, 1, 1)
-    plan = [
-      first,
-      ("pool", 3, 2, 0),
-      ("conv", c[1], 5, 1, 2),
-      ("pool", 3, 2, 0),
-      ("conv", c[2], 3, 1, 1),
-      ("conv", c[3], 3, 1, 1),
-      ("conv", c[4], 3, 1, 1),
-      ("pool", 3, 2, 0),
-    ]
-    ch, size = self._build_trunk(
-      plan,
-      in_channels,
-      input_size,
-      norm=norm,
-      dtype=dt,
-      conv_impl=conv_impl,
-      namer=namer,
-      rngs=rngs,
-    )
+    b = self._start("alexnet", num_classes, in_channels, input_size, rngs, norm=norm, **settings)
+    c1, c2, c3, c4, c5 = (layers.scaled(n, width) for n in (64, 192, 384, 256, 256))
+    k1, s1, p1 = (11, 4, 2) if stem == "imagenet" else (3, 1, 1)
+
+    self.conv1, self.norm1 = b.conv_norm(in_channels, c1, k1, s1, p1)
+    self.pool1 = b.namer.same("pool")
+    size = _next_size(self.name, input_size, k1, s1, p1, "conv1")
+    size = _next_size(self.name, size, 3, 2, 0, "pool1")
+    self.conv2, self.norm2 = b.conv_norm(c1, c2, 5, 1, 2)
+    self.pool2 = b.namer.same("pool")
+    size = _next_size(self.name, size, 3, 2, 0, "pool2")
+    self.conv3, self.norm3 = b.conv_norm(c2, c3, 3, 1, 1)
+    self.conv4, self.norm4 = b.conv_norm(c3, c4, 3, 1, 1)
+    self.conv5, self.norm5 = b.conv_norm(c4, c5, 3, 1, 1)
+    self.pool5 = b.namer.same("pool")
+    size = _next_size(self.name, size, 3, 2, 0, "pool5")
+
     hidden = layers.scaled(4096, width)
-    # torchvision: Dropout, FC, ReLU, Dropout, FC, ReLU, FC.
-    self.hidden = _FCHead(
-      (ch * size * size, hidden, hidden),
-      dropout=dropout,
-      dropout_first=True,
-      namer=namer,
-      dtype=dt,
-      rngs=rngs,
-    )
+    self.fc1 = b.dense(c5 * size * size, hidden)
+    self.fc2 = b.dense(hidden, hidden)
+    self.fc1_dropout = layers.Dropout(dropout, rngs=rngs)
+    self.fc2_dropout = layers.Dropout(dropout, rngs=rngs)
     self.head_dropout = layers.Dropout(0.0, rngs=rngs)
-    self.out = layers.Dense(hidden, num_classes, name=namer.next("fc"), dtype=dt, rngs=rngs)
+    self.out = b.dense(hidden, num_classes)
+
+  def features(self, x):
+    x = self._pool(self._conv(self.conv1, self.norm1, x), 3, 2, self.pool1)
+    x = self._pool(self._conv(self.conv2, self.norm2, x), 3, 2, self.pool2)
+    x = self._conv(self.conv3, self.norm3, x)
+    x = self._conv(self.conv4, self.norm4, x)
+    return self._conv(self.conv5, self.norm5, x)
 
   def penultimate(self, fmap):
-    x = self._pooled(fmap)
-    return self.hidden(x.reshape(x.shape[0], -1))
+    return self._dropout_fc_fc(self._pool(fmap, 3, 2, self.pool5))
 
 
-VGG_PLANS = {11: (1, 1, 2, 2, 2), 13: (2, 2, 2, 2, 2), 16: (2, 2, 3, 3, 3), 19: (2, 2, 4, 4, 4)}
+# Convs per stage (widths 64-128-256-512-512, a 2x2/2 max-pool after each stage).
+VGG_STAGES = {11: (1, 1, 2, 2, 2), 13: (2, 2, 2, 2, 2), 16: (2, 2, 3, 3, 3), 19: (2, 2, 4, 4, 4)}
 
 
-class VGG(_ConvStack):
+class VGG(_PlainStack):
   OPTIONS = ("in_channels", "input_size", "stem", "norm", "width", "dropout", "dtype", "conv_impl")
 
   def __init__(
@@ -240,55 +212,56 @@ class VGG(_ConvStack):
     norm="none",
     width=1.0,
     dropout=0.5,
-    dtype="float32",
-    conv_impl="auto",
     name=None,
+    **settings,  # dtype, conv_impl
   ):
-    _check_stem(name, stem)
-    self.name, self.input_size = name, input_size
-    self.in_channels, self.num_classes = in_channels, num_classes
-    self.conv_impl, self.compact_head = conv_impl, stem == "small"
-    dt = layers.compute_dtype(dtype)
-    namer = layers.LayerNamer()
-    plan = []
-    for n_convs, ch in zip(VGG_PLANS[depth], (64, 128, 256, 512, 512)):
-      plan += [("conv", layers.scaled(ch, width), 3, 1, 1)] * n_convs
-      plan.append(("pool", 2, 2, 0))
-    ch, size = self._build_trunk(
-      plan,
-      in_channels,
-      input_size,
-      norm=norm,
-      dtype=dt,
-      conv_impl=conv_impl,
-      namer=namer,
-      rngs=rngs,
-    )
+    b = self._start(name, num_classes, in_channels, input_size, rngs, norm=norm, **settings)
+    self.compact_head = stem == "small"
+
+    # One list of conv + norm pairs; a stage ends where a pool follows.
+    convs, norms, pool_after, pool_names = [], [], [], []
+    ch, size = in_channels, input_size
+    for stage, (n_convs, stage_width) in enumerate(
+      zip(VGG_STAGES[depth], (64, 128, 256, 512, 512))
+    ):
+      out = layers.scaled(stage_width, width)
+      for _ in range(n_convs):
+        conv, norm_layer = b.conv_norm(ch, out, 3, 1, 1)
+        convs.append(conv)
+        norms.append(norm_layer)
+        ch = out
+      pool_after.append(len(convs) - 1)
+      pool_names.append(b.namer.same("pool"))
+      size = _next_size(name, size, 2, 2, 0, f"the pool of stage {stage + 1}")
+    self.convs, self.norms = nnx.List(convs), nnx.List(norms)
+    self.pool_after, self.pool_names = tuple(pool_after), tuple(pool_names)
+
     if self.compact_head:
-      self.gap_name = namer.same("pool")
-      self.hidden = nnx.data(None)
+      self.gap_name = b.namer.same("pool")
       dim = ch
     else:
       dim = layers.scaled(4096, width)
-      # torchvision: FC, ReLU, Dropout, FC, ReLU, Dropout, FC.
-      self.hidden = _FCHead(
-        (ch * size * size, dim, dim),
-        dropout=0.0,
-        dropout_first=False,
-        namer=namer,
-        dtype=dt,
-        rngs=rngs,
-      )
-      self.hidden_dropout = layers.Dropout(dropout, rngs=rngs)
+      # torchvision: FC, ReLU, Dropout, FC, ReLU, Dropout, FC; the last dropout is
+      # head_dropout, so embed() returns the second FC's activation.
+      self.fc1 = b.dense(ch * size * size, dim)
+      self.fc2 = b.dense(dim, dim)
+      self.fc1_dropout = layers.Dropout(dropout, rngs=rngs)
     self.head_dropout = layers.Dropout(dropout, rngs=rngs)
-    self.out = layers.Dense(dim, num_classes, name=namer.next("fc"), dtype=dt, rngs=rngs)
+    self.out = b.dense(dim, num_classes)
+
+  def features(self, x):
+    last = len(self.convs) - 1
+    pools = dict(zip(self.pool_after, self.pool_names))
+    for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+      x = self._conv(conv, norm, x)
+      if i in pools and i != last:  # the pool after the last conv belongs to the head
+        x = self._pool(x, 2, 2, pools[i])
+    return x
 
   def penultimate(self, fmap):
     if self.compact_head:
       return layers.global_avg_pool(fmap, name=self.gap_name)
-    x = self._pooled(fmap)
+    x = self._pool(fmap, 2, 2, self.pool_names[-1])
     x = x.reshape(x.shape[0], -1)
-    # Dropout sits between the two hidden FCs; the one after the second FC is
-    # head_dropout, so embed() returns the second FC's activation.
-    fc6, fc7 = self.hidden.fcs
-    return jax.nn.relu(fc7(self.hidden_dropout(jax.nn.relu(fc6(x)))))
+    x = self.fc1_dropout(jax.nn.relu(self.fc1(x)))
+    return jax.nn.relu(self.fc2(x))

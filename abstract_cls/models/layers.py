@@ -85,7 +85,7 @@ def _normal(key, shape, std: float):
 
   XLA:CPU takes seconds to compile a threefry sampler, once per distinct
   shape; a model zoo has hundreds of shapes, which made building a small
-  model take ~30 s of CPU. Sampling a power-of-two bucket and slicing keeps
+  model take tens of seconds of CPU. Sampling a power-of-two bucket and slicing keeps
   the distribution and compiles ~20 samplers for the whole zoo.
   """
   n = math.prod(shape)

@@ -1,60 +1,65 @@
-"""Model registry: get_model(name, num_classes, rngs=..., **options)."""
+"""Model registry: get_model(name, num_classes, rngs=..., **options).
 
+One table: each name, the constructor that builds it, the options it accepts and the
+stems it has. get_model checks every option here, once, before building.
+"""
+
+import dataclasses
+import functools
 from collections.abc import Callable
 
 from flax import nnx
 
 from abstract_cls.models import classic, layers, resnet
 
-# Values accepted for the enumerated options (shared by every model).
+
+@dataclasses.dataclass(frozen=True)
+class _Entry:
+  build: Callable[..., nnx.Module]  # called with num_classes, rngs and the options
+  options: tuple[str, ...]
+  stems: tuple[str, ...] = ("imagenet", "small")  # values of the stem option
+
+
+# Values accepted for the other enumerated options (shared by every model).
 _CHOICES = {
   "norm": layers.NORMS,
-  "stem": ("imagenet", "small"),
   "shortcut": ("projection", "zero_pad"),
   "dtype": ("float32", "bfloat16"),
   "conv_impl": layers.CONV_IMPLS,
 }
 
-# name -> (constructor taking num_classes, rngs and options; allowed options)
-_MODELS: dict[str, tuple[Callable[..., nnx.Module], tuple[str, ...]]] = {
-  "lenet5": (classic.LeNet5, classic.LeNet5.OPTIONS),
-  "alexnet": (classic.AlexNet, classic.AlexNet.OPTIONS),
+
+def _vgg(depth, norm, name):
+  return _Entry(
+    functools.partial(classic.VGG, depth=depth, norm=norm, name=name), classic.VGG.OPTIONS
+  )
+
+
+def _resnet(family, depth, residual, stems):
+  return _Entry(functools.partial(family, depth, residual), resnet.OPTIONS, stems)
+
+
+_PREFIXES = (("resnet", True), ("plain", False))  # a ResNet and its plain twin
+
+_MODELS: dict[str, _Entry] = {
+  "lenet5": _Entry(classic.LeNet5, classic.LeNet5.OPTIONS, stems=()),
+  "alexnet": _Entry(classic.AlexNet, classic.AlexNet.OPTIONS),
+  **{
+    f"vgg{depth}{suffix}": _vgg(depth, norm, f"vgg{depth}{suffix}")
+    for depth in classic.VGG_STAGES
+    for norm, suffix in (("none", ""), ("batch", "_bn"))
+  },
+  **{
+    f"{prefix}{depth}": _resnet(resnet.imagenet_resnet, depth, residual, ("imagenet", "small"))
+    for depth in resnet.IMAGENET_DEPTHS
+    for prefix, residual in _PREFIXES
+  },
+  **{
+    f"{prefix}{depth}": _resnet(resnet.cifar_resnet, depth, residual, ("small",))
+    for depth in resnet.CIFAR_DEPTHS
+    for prefix, residual in _PREFIXES
+  },
 }
-
-
-def _vgg(depth, norm):
-  def build(**kwargs):
-    kwargs.setdefault("norm", norm)
-    suffix = "_bn" if norm == "batch" else ""
-    return classic.VGG(depth=depth, name=f"vgg{depth}{suffix}", **kwargs)
-
-  return build
-
-
-for _depth in classic.VGG_PLANS:
-  _MODELS[f"vgg{_depth}"] = (_vgg(_depth, "none"), classic.VGG.OPTIONS)
-  _MODELS[f"vgg{_depth}_bn"] = (_vgg(_depth, "batch"), classic.VGG.OPTIONS)
-
-
-def _resnet(family, depth, residual):
-  def build(**kwargs):
-    return family(depth, residual, **kwargs)
-
-  return build
-
-
-for _depth in resnet.IMAGENET_DEPTHS:
-  for _residual, _prefix in ((True, "resnet"), (False, "plain")):
-    _MODELS[f"{_prefix}{_depth}"] = (
-      _resnet(resnet.imagenet_resnet, _depth, _residual),
-      resnet.OPTIONS,
-    )
-for _depth in resnet.CIFAR_DEPTHS:
-  for _residual, _prefix in ((True, "resnet"), (False, "plain")):
-    _MODELS[f"{_prefix}{_depth}"] = (
-      _resnet(resnet.cifar_resnet, _depth, _residual),
-      resnet.OPTIONS,
-    )
 
 
 def list_models() -> list[str]:
@@ -74,17 +79,18 @@ def get_model(
   """
   if name not in _MODELS:
     raise ValueError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
-  build, allowed = _MODELS[name]
-  unsupported = sorted(set(options) - set(allowed))
+  entry = _MODELS[name]
+  unsupported = sorted(set(options) - set(entry.options))
   if unsupported:
     raise ValueError(
-      f"model {name!r} does not support option(s) {unsupported}; it accepts {sorted(allowed)}"
+      f"model {name!r} does not support option(s) {unsupported}; it accepts {sorted(entry.options)}"
     )
+  choices = dict(_CHOICES, stem=entry.stems)
   for option, value in options.items():
-    if option in _CHOICES and value not in _CHOICES[option]:
-      raise ValueError(f"model {name!r}: {option} must be one of {_CHOICES[option]}, got {value!r}")
+    if option in choices and value not in choices[option]:
+      raise ValueError(f"model {name!r}: {option} must be one of {choices[option]}, got {value!r}")
   if not isinstance(num_classes, int) or num_classes < 1:
     raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
   if rngs is None:
     rngs = nnx.Rngs(0)
-  return build(num_classes=num_classes, rngs=rngs, **options)
+  return entry.build(num_classes=num_classes, rngs=rngs, **options)

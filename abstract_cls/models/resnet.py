@@ -74,26 +74,39 @@ class Shortcut(nnx.Module):
     return jnp.pad(x, [(0, 0), (0, 0), (0, 0), (0, self.pad)])
 
 
-class BasicBlock(nnx.Module):
-  expansion = 1
+class _Block(nnx.Module):
+  """relu(branch(x) + shortcut(x)); a plain net's block has no shortcut."""
 
-  def __init__(self, cin, width, stride, *, residual, shortcut, zero_init_residual, s: _Settings):
-    cout = width
-    self.conv1 = s.conv(cin, width, 3, stride, 1)
-    self.norm1 = s.norm_layer(width)
-    self.conv2 = s.conv(width, cout, 3, 1, 1)
-    self.norm2 = s.norm_layer(cout, zero_scale=zero_init_residual)
-    self.shortcut = Shortcut(cin, cout, stride, shortcut, s) if residual else nnx.data(None)
+  def _shortcut(self, cin, cout, stride, residual, kind, s: _Settings):
+    # Built after the branch, so its name sits at the branch's last depth.
+    self.shortcut = Shortcut(cin, cout, stride, kind, s) if residual else nnx.data(None)
+
+  def branch(self, x):
+    raise NotImplementedError
 
   def __call__(self, x):
-    y = jax.nn.relu(self.norm1(self.conv1(x)))
-    y = self.norm2(self.conv2(y))
+    y = self.branch(x)
     if self.shortcut is not None:
       y = y + self.shortcut(x)
     return jax.nn.relu(y)
 
 
-class Bottleneck(nnx.Module):
+class BasicBlock(_Block):
+  expansion = 1
+
+  def __init__(self, cin, width, stride, *, residual, shortcut, zero_init_residual, s: _Settings):
+    self.conv1 = s.conv(cin, width, 3, stride, 1)
+    self.norm1 = s.norm_layer(width)
+    self.conv2 = s.conv(width, width, 3, 1, 1)
+    self.norm2 = s.norm_layer(width, zero_scale=zero_init_residual)
+    self._shortcut(cin, width, stride, residual, shortcut, s)
+
+  def branch(self, x):
+    y = jax.nn.relu(self.norm1(self.conv1(x)))
+    return self.norm2(self.conv2(y))
+
+
+class Bottleneck(_Block):
   expansion = 4
 
   def __init__(self, cin, width, stride, *, residual, shortcut, zero_init_residual, s: _Settings):
@@ -104,15 +117,12 @@ class Bottleneck(nnx.Module):
     self.norm2 = s.norm_layer(width)
     self.conv3 = s.conv(width, cout, 1)
     self.norm3 = s.norm_layer(cout, zero_scale=zero_init_residual)
-    self.shortcut = Shortcut(cin, cout, stride, shortcut, s) if residual else nnx.data(None)
+    self._shortcut(cin, cout, stride, residual, shortcut, s)
 
-  def __call__(self, x):
+  def branch(self, x):
     y = jax.nn.relu(self.norm1(self.conv1(x)))
     y = jax.nn.relu(self.norm2(self.conv2(y)))
-    y = self.norm3(self.conv3(y))
-    if self.shortcut is not None:
-      y = y + self.shortcut(x)
-    return jax.nn.relu(y)
+    return self.norm3(self.conv3(y))
 
 
 class ResNet(base.Classifier):
@@ -144,8 +154,6 @@ class ResNet(base.Classifier):
         f"{name}: zero_init_residual needs shortcuts and a norm with a scale "
         "(a plain net or norm=none would output zeros)"
       )
-    if stem not in ("imagenet", "small"):
-      raise ValueError(f"{name}: stem must be 'imagenet' or 'small', got {stem!r}")
     self.name, self.input_size = name, input_size
     self.in_channels, self.num_classes = in_channels, num_classes
     self.stem_kind, self.conv_impl = stem, conv_impl
@@ -235,9 +243,7 @@ def imagenet_resnet(depth: int, residual: bool, **kwargs) -> ResNet:
 def cifar_resnet(depth: int, residual: bool, **kwargs) -> ResNet:
   """CIFAR ResNet: option-A shortcuts and 32 px by default, as He et al."""
   prefix = "resnet" if residual else "plain"
-  if kwargs.get("stem", "small") != "small":
-    raise ValueError(f"{prefix}{depth}: CIFAR-style nets only have stem='small'")
-  kwargs["stem"] = "small"
+  kwargs.setdefault("stem", "small")  # the only stem the registry allows here
   kwargs.setdefault("shortcut", "zero_pad")
   kwargs.setdefault("input_size", 32)
   n = (depth - 2) // 6
