@@ -78,7 +78,7 @@ class Probe:
       norm=net.norm,
       input_size=image_size,
     )
-    for _, module in model.iter_modules():
+    for _, module in nnx.iter_modules(model):
       if isinstance(module, nnx.BatchNorm):
         module.momentum = 0.0  # one training-mode call stores that batch's statistics
     self.net = net
@@ -167,6 +167,14 @@ def _cross_entropy(logits, labels):
   return -jnp.mean(jnp.take_along_axis(log_probs, labels[:, None], axis=1))
 
 
+def scaled_rms(g):
+  """RMS of `g`, scaled by its largest entry first: squares of gradients below ~1e-19 would
+  flush to zero in float32 and report a gradient that exists as vanished."""
+  scale = jnp.max(jnp.abs(g))
+  safe = jnp.where(scale > 0, scale, 1.0)
+  return scale * jnp.sqrt(jnp.mean(jnp.square(g / safe)))
+
+
 def _layer_rms_fn(graph):
   def make():
     @jax.jit
@@ -175,8 +183,7 @@ def _layer_rms_fn(graph):
         return _cross_entropy(nnx.merge(graph, p, rest)(x), y)
 
       value, grads = jax.value_and_grad(loss)(params)
-      rms = jax.tree_util.tree_map(lambda g: jnp.sqrt(jnp.mean(jnp.square(g))), grads)
-      return rms, value
+      return jax.tree_util.tree_map(scaled_rms, grads), value
 
     return fn
 

@@ -29,6 +29,12 @@ def test_lag_correlation():
   assert len(gradient_probes.lag_correlation(noise)) == 5
 
 
+def test_scaled_rms_keeps_gradients_far_below_the_float32_square_range():
+  tiny = np.full((3, 3), 3e-25, np.float32)
+  assert float(gradient_probes.scaled_rms(tiny)) == pytest.approx(3e-25, rel=1e-5)
+  assert float(gradient_probes.scaled_rms(np.zeros(4, np.float32))) == 0.0
+
+
 def test_probe_naive_init_vanishes_as_he_et_al_predict():
   images = gradient_probes.load_images("synthetic", 16, 16)
   probe = gradient_probes.Probe(gradient_probes.Net("plain", 8, "none"), 16)
