@@ -165,10 +165,10 @@ def training_table(runs) -> str:
   rows = []
   for r in sorted(runs, key=lambda r: r["study_variant"]):
     test = r["evals"].get("test", {})
-    status = "diverged" if r.get("diverged") else "trained"
+    status = "trained"
     if r.get("diverged"):
-      rows_logged = r.get("curves", {}).get("train", [])
-      status += f" (last finite log at step {rows_logged[-1]['step']})" if rows_logged else ""
+      step = re.search(r"at step (\d+)", r["diverged"])
+      status = f"diverged (NaN/Inf at step {step.group(1)})" if step else "diverged"
     rows.append(
       [
         r["study_variant"],
@@ -271,6 +271,10 @@ def plot_training(runs, out_dir) -> str:
   for r in sorted(runs, key=lambda r: r["study_variant"]):
     rows = r.get("curves", {}).get("train", [])
     if not rows:
+      if r.get("diverged"):
+        step = re.search(r"at step (\d+)", r["diverged"])
+        when = f"at step {step.group(1)}" if step else ""
+        ax.plot([], [], "x", label=f"{r['study_variant']}: NaN/Inf {when}, before its first log")
       continue
     steps = [row["step"] for row in rows]
     loss = [row["loss"] for row in rows]
