@@ -26,7 +26,6 @@ Full results and machine notes: benchmarks/RESULTS.md.
 """
 
 import argparse
-import importlib.util
 import json
 import os
 import statistics
@@ -66,15 +65,6 @@ def _peak_for(device_kind):
   return None
 
 
-def _load_default_config():
-  spec = importlib.util.spec_from_file_location(
-    "default_config", os.path.join(REPO, "configs", "default.py")
-  )
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
-
-
 def _count_cache_events():
   """Counts persistent-cache hits and misses (jax.monitoring events) from now on."""
   import jax  # pylint: disable=g-import-not-at-top
@@ -102,6 +92,7 @@ def measure_project_step(args, launched_at):
   from abstract_cls.train import optimizer as optimizer_lib  # pylint: disable=g-import-not-at-top
   from abstract_cls.train import state as state_lib  # pylint: disable=g-import-not-at-top
   from abstract_cls.train import step as step_lib  # pylint: disable=g-import-not-at-top
+  from configs import default as default_config  # pylint: disable=g-import-not-at-top
 
   phases["imports_s"] = round(time.time() - tick, 2)
 
@@ -112,7 +103,7 @@ def measure_project_step(args, launched_at):
   on_gpu = device.platform == "gpu"
   dtype = args.dtype or ("bfloat16" if on_gpu else "float32")
 
-  config = _load_default_config()
+  config = default_config.get_config()
   config.model.name = args.model
   config.model.options = _model_options(args.model, args.image_size, dtype, args.conv_impl)
   config.data.name = args.data

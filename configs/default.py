@@ -50,12 +50,16 @@ def get_config() -> ml_collections.ConfigDict:
   config.optimizer.weight_decay = 5e-4
   config.optimizer.decay_mask = True  # no decay on biases and norm scales
   config.optimizer.warmup_epochs = 1.0
-  config.optimizer.schedule = "cosine"  # 'cosine' | 'step' | 'constant'
+  config.optimizer.schedule = "cosine"  # 'cosine' | 'cosine_restarts' | 'step' | 'constant'
+  config.optimizer.restart_epochs = 5.0  # cosine_restarts: first cycle; each next one doubles
   config.optimizer.min_lr_ratio = 0.0
   config.optimizer.step_epochs = (30.0, 60.0, 80.0)  # 'step': multiply by step_factor here
   config.optimizer.step_factor = 0.1
   config.optimizer.clip_norm = 0.0  # global-norm clipping; 0 = off
-  config.optimizer.ema_decay = 0.0  # EMA of weights for evaluation; 0 = off
+  # Evaluate an average of the weights (with batch statistics averaged alongside): an EMA
+  # (decay, with warm-up) or SWA (equal weights from that epoch on); 0 = off.
+  config.optimizer.ema_decay = 0.0
+  config.optimizer.swa_start_epoch = 0.0
 
   config.loss = ml_collections.ConfigDict()
   config.loss.label_smoothing = 0.0
@@ -66,6 +70,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval = ml_collections.ConfigDict()
   config.eval.split = "validation"
   config.eval.batch_size = 256
+  config.eval.flip_tta = False  # average the predictions for the image and its mirror image
   config.eval.official_protocol = False  # resize 256, centre-crop 224 (task README)
   config.eval.seed_check = True  # with official_protocol: seeds 0/5/10 must agree within 0.1
   config.eval.checkpoint = "best"  # 'best' | 'latest' | a step number, for --mode=eval/predict

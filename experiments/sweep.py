@@ -156,7 +156,7 @@ def evaluate_checkpoint(config, workdir: str, specs: Sequence[EvalSpec]) -> dict
   graphs, params, rest = state_lib.split_model(model)
   mesh = mesh_lib.make_mesh(config.train.num_devices)
   params, rest = jax.device_put((params, rest), mesh_lib.replicated(mesh))
-  eval_step = step_lib.make_eval_step(graphs, mesh)
+  eval_step = step_lib.make_eval_step(graphs, mesh, config.eval.flip_tta)
   predictions = {}
   out = {"_best_step": int(best_step)}
   for spec in specs:

@@ -6,8 +6,6 @@ exactly as a user's run does.
 """
 
 import json
-import pathlib
-import runpy
 
 import numpy as np
 import pytest
@@ -15,8 +13,7 @@ from flax import nnx
 
 from abstract_cls.diagnostics import feature_maps, output_size, run
 from abstract_cls.models import get_model
-
-REPO = pathlib.Path(__file__).resolve().parents[1]
+from configs import lenet
 
 # Small inputs keep every model cheap; each still has several strided / pooled stages.
 MODELS = [
@@ -46,7 +43,7 @@ def test_output_size_rule_holds_for_every_conv_and_pool(name, options):
 def trained_workdir(tmp_path_factory):
   from abstract_cls.train import loop  # pylint: disable=g-import-not-at-top
 
-  config = runpy.run_path(str(REPO / "configs" / "lenet.py"))["get_config"]()
+  config = lenet.get_config()
   config.data.name = "synthetic"
   config.data.synthetic_num_examples = 100  # 80 train / 20 validation
   config.train.batch_size = 32

@@ -17,14 +17,14 @@ from test_train_support import (
 
 from abstract_cls.train import loop
 
-RUN = dict(train__max_steps=6, train__num_epochs=100.0)
+RUN_TRAIN = dict(max_steps=6, num_epochs=100.0)
 
 
 def test_two_processes_match_single_process(tmp_path):
   reference = str(tmp_path / "single")
-  loop.train_and_evaluate(tiny_config(train__num_devices=2, **RUN), reference)
+  loop.train_and_evaluate(tiny_config(train=dict(RUN_TRAIN, num_devices=2)), reference)
 
-  config_file = write_config_file(tmp_path / "tiny.py", train__num_devices=0, **RUN)
+  config_file = write_config_file(tmp_path / "tiny.py", train=dict(RUN_TRAIN, num_devices=0))
   workdir = str(tmp_path / "multi")
   port = portpicker.pick_unused_port()
   processes = [

@@ -13,7 +13,7 @@ from test_train_support import run_main, write_config_file
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory):
   root = tmp_path_factory.mktemp("cli")
-  config_file = write_config_file(root / "tiny.py", train__max_steps=4)
+  config_file = write_config_file(root / "tiny.py", train=dict(max_steps=4))
   workdir = str(root / "w")
   done = run_main(config_file, workdir)
   assert done.returncode == 0, done.stderr[-3000:]

@@ -147,6 +147,20 @@ def test_balancing_equalises_class_frequency(balance, cap, expected):
   np.testing.assert_array_equal(np.bincount(labels[host_seen], minlength=20), per_class)
 
 
+def test_sqrt_sampling_gives_class_shares_proportional_to_root_counts():
+  labels = _imbalanced_labels()
+  counts = np.bincount(labels)
+  plan = sampling.make_plan(labels, "sqrt", 0, seed=0, global_batch_size=4)
+  slots = np.bincount(labels[np.sort(plan.pool_slots)], minlength=taxonomy.NUM_CLASSES)
+  expected = np.sqrt(counts) / np.sqrt(counts).sum() * counts.sum()
+  assert np.all(np.abs(slots - expected) <= 0.5 + 1e-9)
+  assert abs(plan.pool_size - len(labels)) <= taxonomy.NUM_CLASSES  # ~ the same epoch size
+  shares = slots / slots.sum()
+  natural = counts / counts.sum()
+  assert shares[0] > natural[0] and shares[-1] < natural[-1]  # between none and full balance
+  assert shares[0] < shares[-1]
+
+
 def test_class_weights_make_mean_weight_one():
   counts = np.bincount(_imbalanced_labels())
   for method in ("inverse", "sqrt_inverse", "effective_number"):

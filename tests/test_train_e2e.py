@@ -26,7 +26,7 @@ TRAIN_KEYS = {
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp("tiny"))
-  config = tiny_config(train__keep_checkpoints=1, train__layer_norms_every=3, train__num_devices=8)
+  config = tiny_config(train=dict(keep_checkpoints=1, layer_norms_every=3, num_devices=8))
   result = loop.train_and_evaluate(config, workdir)
   return config, workdir, result
 
@@ -88,7 +88,7 @@ def test_eight_devices_match_one_device(tmp_path):
   params, losses = {}, {}
   for n in (1, 8):
     workdir = str(tmp_path / f"d{n}")
-    loop.train_and_evaluate(tiny_config(train__num_devices=n, train__max_steps=6), workdir)
+    loop.train_and_evaluate(tiny_config(train=dict(num_devices=n, max_steps=6)), workdir)
     params[n] = flat_params(workdir)
     losses[n] = [r["loss"] for r in train_rows(workdir)]
   np.testing.assert_allclose(losses[8], losses[1], rtol=1e-5)
@@ -99,7 +99,7 @@ def test_eight_devices_match_one_device(tmp_path):
 def test_model_with_dropout_restores_for_inference(tmp_path):
   # Dropout keeps PRNG keys in the model state; restoring them from an abstract template
   # once raised TypeError (AlexNet/VGG checkpoints could not be evaluated).
-  config = tiny_config(train__max_steps=2)
+  config = tiny_config(train=dict(max_steps=2))
   config.model.options = {"in_channels": 3, "input_size": 16, "dtype": "float32", "dropout": 0.5}
   workdir = str(tmp_path / "dropout")
   loop.train_and_evaluate(config, workdir)

@@ -15,12 +15,8 @@ from test_train_support import (
   write_config_file,
 )
 
-RUN = dict(
-  train__max_steps=12,
-  train__num_epochs=100.0,
-  train__checkpoint_every_steps=2,
-  train__num_devices=1,
-  train__keep_checkpoints=2,
+RUN_TRAIN = dict(
+  max_steps=12, num_epochs=100.0, checkpoint_every_steps=2, num_devices=1, keep_checkpoints=2
 )
 
 
@@ -32,7 +28,9 @@ def _finalized_steps(workdir):
 
 
 def _start_slow_run(tmp_path, workdir):
-  config_file = write_config_file(tmp_path / "slow.py", train__pause_after_step_s=0.4, **RUN)
+  config_file = write_config_file(
+    tmp_path / "slow.py", train=dict(RUN_TRAIN, pause_after_step_s=0.4)
+  )
   return subprocess.Popen(
     main_command(config_file, workdir),
     cwd=REPO,
@@ -57,7 +55,7 @@ def _wait_for_checkpoint(process, workdir, step, timeout=240):
 
 def test_sigkill_then_restart_reaches_same_parameters(tmp_path):
   # All three runs in the same kind of process (one CPU device), so XLA compiles alike.
-  config_file = write_config_file(tmp_path / "run.py", **RUN)
+  config_file = write_config_file(tmp_path / "run.py", train=RUN_TRAIN)
   reference = str(tmp_path / "reference")
   done = run_main(config_file, reference)
   assert done.returncode == 0, done.stderr[-3000:]

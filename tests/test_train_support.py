@@ -7,20 +7,22 @@ The tiny setup: LeNet-5 at 16 px on the pipeline's generated 'synthetic' data se
 import json
 import os
 import pathlib
-import runpy
 import subprocess
 import sys
 
 import numpy as np
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # configs/default.py imports the package
+if str(REPO) not in sys.path:  # configs/ and abstract_cls/, also for a subprocess config file
   sys.path.insert(0, str(REPO))
 
+from configs import default  # noqa: E402 (needs the repository on sys.path)
 
-def tiny_config(**overrides):
-  """configs/default.py shrunk to seconds; overrides like train__max_steps=6."""
-  config = runpy.run_path(str(REPO / "configs" / "default.py"))["get_config"]()
+
+def tiny_config(**sections):
+  """configs/default.py shrunk to seconds; each keyword updates one section's fields,
+  e.g. tiny_config(train=dict(max_steps=6, num_devices=2))."""
+  config = default.get_config()
   config.model.name = "lenet5"
   config.model.options = {"in_channels": 3, "input_size": 16, "dtype": "float32"}
   config.data.name = "synthetic"
@@ -35,22 +37,21 @@ def tiny_config(**overrides):
   config.train.progress_bar = False
   config.optimizer.lr = 0.05
   config.optimizer.warmup_epochs = 0.5
-  for key, value in overrides.items():
-    node = config
-    *parents, leaf = key.split("__")
-    for p in parents:
-      node = node[p]
-    node[leaf] = value
+  for section, fields in sections.items():
+    unknown = sorted(set(fields) - set(config[section]))
+    if unknown:
+      raise KeyError(f"tiny_config: config.{section} has no field(s) {unknown}")
+    config[section].update(fields)
   return config
 
 
-def write_config_file(path, **overrides) -> str:
-  """A config file for subprocess runs: tiny_config(**overrides)."""
+def write_config_file(path, **sections) -> str:
+  """A config file for subprocess runs: tiny_config(**sections)."""
   path = pathlib.Path(path)
   path.write_text(
     f"import sys\nsys.path.insert(0, {str(REPO / 'tests')!r})\n"
     "from test_train_support import tiny_config\n\n\n"
-    f"def get_config():\n  return tiny_config(**{overrides!r})\n"
+    f"def get_config():\n  return tiny_config(**{sections!r})\n"
   )
   return str(path)
 

@@ -40,6 +40,18 @@ def test_warmup_then_cosine_and_step_schedules():
     optimizer_lib.make_schedule(_opt_config(schedule="linear"), 10, 100)
 
 
+def test_cosine_restarts_double_each_cycle():
+  sgdr = optimizer_lib.make_schedule(
+    _opt_config(lr=1.0, warmup_epochs=1.0, schedule="cosine_restarts", restart_epochs=2.0),
+    10,
+    200,
+  )
+  # Warm-up 10 steps, then cycles of 20, 40, 80 steps, each starting at the peak.
+  assert [round(float(sgdr(s)), 6) for s in (10, 20, 30, 70, 150)] == [1.0, 0.5, 1.0, 1.0, 1.0]
+  assert float(sgdr(29)) < 0.01 and float(sgdr(69)) < 0.01
+  assert float(sgdr(50)) == pytest.approx(0.5, abs=1e-6)
+
+
 def test_decay_mask_spares_biases_and_scales():
   params = {
     "conv": {"kernel": jnp.ones((3, 3, 1, 2)), "bias": jnp.ones(2)},
@@ -106,7 +118,7 @@ def test_nan_stops_run_naming_step_and_saves_nothing_after(tmp_path, monkeypatch
 
   monkeypatch.setattr(pipeline_lib, "make_train_input", poisoned)
   workdir = str(tmp_path)
-  config = tiny_config(train__checkpoint_every_steps=1, train__log_every=1, train__max_steps=6)
+  config = tiny_config(train=dict(checkpoint_every_steps=1, log_every=1, max_steps=6))
   with pytest.raises(FloatingPointError, match=r"NaN/Inf at step 4 .*after step 3"):
     loop.train_and_evaluate(config, workdir)
   manager = checkpointing.make_manager(workdir, create=False)
@@ -115,19 +127,10 @@ def test_nan_stops_run_naming_step_and_saves_nothing_after(tmp_path, monkeypatch
 
 def test_options_bf16_adamw_ema_focal_mixup_class_weights(tmp_path):
   config = tiny_config(
-    train__max_steps=2,
-    train__log_every=1,
-    optimizer__name="adamw",
-    optimizer__lr=1e-3,
-    optimizer__ema_decay=0.9,
-    optimizer__clip_norm=1.0,
-    loss__focal_gamma=2.0,
-    loss__label_smoothing=0.1,
-    loss__l1=1e-5,
-    loss__l2=1e-4,
-    data__mixup_alpha=0.2,
-    data__cutmix_alpha=1.0,
-    data__class_weighting="inverse",
+    train=dict(max_steps=2, log_every=1),
+    optimizer=dict(name="adamw", lr=1e-3, ema_decay=0.9, clip_norm=1.0),
+    loss=dict(focal_gamma=2.0, label_smoothing=0.1, l1=1e-5, l2=1e-4),
+    data=dict(mixup_alpha=0.2, cutmix_alpha=1.0, class_weighting="inverse"),
   )
   config.model.options.dtype = "bfloat16"
   result = loop.train_and_evaluate(config, str(tmp_path))
@@ -148,12 +151,12 @@ def _corrupt(step_dir):
 
 def test_corrupt_latest_checkpoint_falls_back_to_previous(tmp_path, capsys):
   workdir = str(tmp_path)
-  loop.train_and_evaluate(tiny_config(train__max_steps=4, train__checkpoint_every_steps=2), workdir)
+  loop.train_and_evaluate(tiny_config(train=dict(max_steps=4, checkpoint_every_steps=2)), workdir)
   steps = sorted(int(d) for d in os.listdir(os.path.join(workdir, "checkpoints")) if d.isdigit())
   assert steps[-1] == 4
   _corrupt(os.path.join(workdir, "checkpoints", "4"))
   result = loop.train_and_evaluate(
-    tiny_config(train__max_steps=6, train__checkpoint_every_steps=2), workdir
+    tiny_config(train=dict(max_steps=6, checkpoint_every_steps=2)), workdir
   )
   captured = capsys.readouterr()
   assert "checkpoint step 4" in captured.out and "unreadable" in captured.out
@@ -169,18 +172,16 @@ def test_missing_checkpoint_is_one_clear_error(tmp_path):
 
 def test_unknown_names_are_config_errors(tmp_path):
   with pytest.raises(ConfigError, match="not a known data set"):
-    loop.train_and_evaluate(tiny_config(data__name="imagenet"), str(tmp_path))
+    loop.train_and_evaluate(tiny_config(data=dict(name="imagenet")), str(tmp_path))
   with pytest.raises(ConfigError, match="not a known model"):
-    loop.train_and_evaluate(tiny_config(model__name="resnet9000"), str(tmp_path))
+    loop.train_and_evaluate(tiny_config(model=dict(name="resnet9000")), str(tmp_path))
 
 
 def test_streaming_mode_trains(tmp_path):
   """The host-batch path (grain reader, batch placed on the mesh by the loop) trains."""
   workdir = str(tmp_path)
   result = loop.train_and_evaluate(
-    tiny_config(
-      data__mode="streaming", data__num_workers=0, train__max_steps=2, train__log_every=1
-    ),
+    tiny_config(data=dict(mode="streaming", num_workers=0), train=dict(max_steps=2, log_every=1)),
     workdir,
   )
   assert result["step"] == 2

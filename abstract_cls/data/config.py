@@ -45,7 +45,9 @@ def data_config() -> ml_collections.ConfigDict:
   c.cutmix_alpha = 0.0  # > 0 enables cutmix; with both on, each batch picks one at random.
 
   # Class imbalance.
-  c.balance = "none"  # 'none' | 'oversample' (every class up to the largest) | 'undersample'.
+  # 'none' | 'sqrt' (class share proportional to sqrt(n_c)) | 'oversample' (every class up to
+  # the largest) | 'undersample'.
+  c.balance = "none"
   c.undersample_cap = 0  # Per-class cap per epoch for 'undersample' (> 0 required).
   c.class_weighting = "none"  # 'none' | 'inverse' | 'sqrt_inverse' | 'effective_number'.
   c.effective_number_beta = 0.999

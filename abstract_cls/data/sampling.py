@@ -2,8 +2,9 @@
 
 Epoch e = N // steps_per_epoch draws its order from fold_in(seed, e). With balancing, an
 epoch is a fixed-size pool: every class contributes `per_class[c]` slots (oversample: up to
-the largest class, cycling through a freshly shuffled order of its members; undersample: a
-fresh random subset of at most `cap`). The same scheme exists twice: in jax for in-memory
+the largest class, cycling through a freshly shuffled order of its members; sqrt: a share
+proportional to sqrt(n_c), the same epoch size as none; undersample: a fresh random subset of
+at most `cap`). The same scheme exists twice: in jax for in-memory
 mode (computed inside the jitted step, no host work) and in numpy for streaming mode (computed
 in the grain workers, which must not touch jax).
 """
@@ -108,6 +109,14 @@ def make_plan(
     slots = np.concatenate(
       [starts[c] + np.arange(target) % counts[c] for c in range(len(counts)) if counts[c] > 0]
     )
+  elif balance == "sqrt":
+    # Square-root sampling: class c fills a share of the epoch proportional to sqrt(n_c),
+    # between the natural frequencies (none) and full balance (oversample).
+    root = np.sqrt(counts)
+    target = np.round(root / root.sum() * counts.sum()).astype(np.int64)
+    slots = np.concatenate(
+      [starts[c] + np.arange(target[c]) % counts[c] for c in range(len(counts)) if counts[c] > 0]
+    )
   elif balance == "undersample":
     if cap <= 0:
       raise ValueError("balance='undersample' needs undersample_cap > 0")
@@ -115,7 +124,9 @@ def make_plan(
       [starts[c] + np.arange(min(cap, counts[c])) for c in range(len(counts)) if counts[c] > 0]
     )
   else:
-    raise ValueError(f"balance {balance!r} is not one of 'none', 'oversample', 'undersample'")
+    raise ValueError(
+      f"balance {balance!r} is not one of 'none', 'sqrt', 'oversample', 'undersample'"
+    )
   plan = EpochPlan(seed, labels, balance != "none", slots.astype(np.int32), global_batch_size)
   if plan.steps_per_epoch < 1:
     raise ValueError(

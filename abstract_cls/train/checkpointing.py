@@ -1,7 +1,7 @@
 """Orbax checkpoints: asynchronous saves, the last N plus the best by validation macro-F1.
 
 Layout: WORKDIR/checkpoints/<step>/{model,train,config,meta}
-  model : {'params', 'rest', 'ema'}  (what inference needs)
+  model : {'params', 'rest', 'average'}  (what inference needs)
   train : {'step', 'opt_state'}      (what resuming adds)
   config: the run's ConfigDict as JSON
   meta  : {'step', 'epoch', 'data_iterator': {'step'}} — the input pipeline's batch at step N
@@ -174,7 +174,7 @@ def save(
   metrics: dict | None = None,
 ) -> None:
   """Starts an asynchronous save (device->host copy happens before this returns)."""
-  model_item = _keys_to_data({k: state[k] for k in ("params", "rest", "ema")})
+  model_item = _keys_to_data({k: state[k] for k in ("params", "rest", "average")})
   train_item = {"step": state["step"], "opt_state": state["opt_state"]}
   meta = {"step": step, "epoch": epoch, "data_iterator": {"step": step}}
   manager.save(
@@ -197,7 +197,7 @@ def _quarantine(manager: ocp.CheckpointManager, workdir: str, step: int, error: 
 
 def restore_latest(manager: ocp.CheckpointManager, workdir: str, abstract_state: dict):
   """-> (state, step) from the newest readable checkpoint, or (None, 0) when there is none."""
-  abstract_model = _abstract_key_data({k: abstract_state[k] for k in ("params", "rest", "ema")})
+  abstract_model = _abstract_key_data({k: abstract_state[k] for k in ("params", "rest", "average")})
   abstract_train = {"step": abstract_state["step"], "opt_state": abstract_state["opt_state"]}
   for step in sorted(manager.all_steps(), reverse=True):
     try:
@@ -212,7 +212,7 @@ def restore_latest(manager: ocp.CheckpointManager, workdir: str, abstract_state:
       _quarantine(manager, workdir, step, e)
       continue
     model = _data_to_keys(
-      restored["model"], {k: abstract_state[k] for k in ("params", "rest", "ema")}
+      restored["model"], {k: abstract_state[k] for k in ("params", "rest", "average")}
     )
     state = dict(model, step=restored["train"]["step"], opt_state=restored["train"]["opt_state"])
     return state, step
@@ -268,7 +268,8 @@ def restore_for_inference(workdir: str, step="best"):
           state_lib.build_model(config.model, config.seed)
         )
         graphs_out.append(graphs)
-        return dict(params=params, rest=rest, ema=params if config.optimizer.ema_decay > 0 else {})
+        average = state_lib.average_template(config.optimizer, params, rest)
+        return dict(params=params, rest=rest, average=average)
 
       abstract = jax.tree_util.tree_map(
         lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device), jax.eval_shape(init)
@@ -301,4 +302,4 @@ def restore_for_inference(workdir: str, step="best"):
 
 
 def _merge_for_inference(graphs, restored):
-  return nnx.merge(graphs.eval, state_lib.inference_params(restored), restored["rest"])
+  return nnx.merge(graphs.eval, *state_lib.inference_variables(restored))

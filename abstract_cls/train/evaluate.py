@@ -89,7 +89,7 @@ def run_eval(config, workdir: str) -> dict:
   mesh = mesh_lib.make_mesh(config.train.num_devices)
   replicated = mesh_lib.replicated(mesh)
   params, rest = jax.device_put((params, rest), replicated)
-  eval_step = step_lib.make_eval_step(graphs, mesh)
+  eval_step = step_lib.make_eval_step(graphs, mesh, config.eval.flip_tta)
   split, official = config.eval.split, bool(config.eval.official_protocol)
   eval_input = make_eval_input(config, split, mesh, official)
   metrics = compute_metrics(eval_step, params, rest, eval_input)

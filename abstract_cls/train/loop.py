@@ -129,7 +129,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   train_step = step_lib.make_train_step(
     graphs, train_input, optimizer, config, train_input.class_weights, mesh
   )
-  eval_step = step_lib.make_eval_step(graphs, mesh)
+  eval_step = step_lib.make_eval_step(graphs, mesh, config.eval.flip_tta)
   new_accumulators = jax.jit(step_lib.init_accumulators, out_shardings=mesh_lib.replicated(mesh))
   acc = new_accumulators()
   param_template = jax.eval_shape(
@@ -159,8 +159,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
   tick, examples = time.time(), 0
 
   def evaluate(step):
-    params = state_lib.inference_params(state)
-    metrics = evaluate_lib.compute_metrics(eval_step, params, state["rest"], eval_input)
+    params, rest = state_lib.inference_variables(state)
+    metrics = evaluate_lib.compute_metrics(eval_step, params, rest, eval_input)
     writer.write_eval(step, step / steps_per_epoch, config.eval.split, metrics)
     return metrics
 

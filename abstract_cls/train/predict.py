@@ -87,7 +87,9 @@ def run_predict(config, workdir: str, inputs: list[str], output: str = "") -> st
     config.data, "predict", mesh, config.eval.batch_size, official_protocol=official, arrays=arrays
   )
   params, rest = jax.device_put((params, rest), mesh_lib.replicated(mesh))
-  out = evaluate_lib.predict_arrays(step_lib.make_eval_step(graphs, mesh), params, rest, eval_input)
+  out = evaluate_lib.predict_arrays(
+    step_lib.make_eval_step(graphs, mesh, config.eval.flip_tta), params, rest, eval_input
+  )
   top_k = max(1, min(config.eval.top_k, taxonomy.NUM_CLASSES))
   order = np.argsort(-out["prob"], axis=1, kind="stable")[:, :top_k]
   infos = taxonomy.classes()

@@ -1,7 +1,8 @@
 """Model construction and the train state: a plain dict of arrays, replicated over the mesh.
 
     state = {'step': int32[], 'params': {...}, 'rest': {...}, 'opt_state': optax state,
-             'ema': {...} (copy of params when optimizer.ema_decay > 0, else {})}
+             'average': {'params', 'rest'} (averaged weights and their batch statistics when
+                        optimizer.ema_decay > 0 or optimizer.swa_start_epoch > 0, else {})}
 
 'params' are the nnx.Param leaves as a pure dict; 'rest' is every other variable (batch-norm
 statistics, dropout RNG state). The module structure lives in two static graph definitions,
@@ -21,6 +22,7 @@ from flax import nnx
 from abstract_cls import models as models_lib
 from abstract_cls import taxonomy
 from abstract_cls.train import mesh as mesh_lib
+from abstract_cls.train import optimizer as optimizer_lib
 from abstract_cls.train.errors import ConfigError
 
 
@@ -58,13 +60,12 @@ def _init_fn(config, optimizer, graphs_out: list):
     model = build_model(config.model, seed)
     graphs, params, rest = split_model(model)
     graphs_out.append(graphs)
-    ema = params if config.optimizer.ema_decay > 0 else {}
     return dict(
       step=jnp.zeros((), jnp.int32),
       params=params,
       rest=rest,
       opt_state=optimizer.init(params),
-      ema=ema,
+      average=average_template(config.optimizer, params, rest),
     )
 
   return init
@@ -97,6 +98,13 @@ def abstract_train_state(config, mesh, optimizer):
   return graphs[0], abstract
 
 
-def inference_params(state):
-  """The weights to evaluate with: the EMA copy when one is kept."""
-  return state["ema"] if state["ema"] else state["params"]
+def average_template(opt_config, params, rest) -> dict:
+  """The averaged copy kept beside the live variables ({} when no averaging is configured)."""
+  return dict(params=params, rest=rest) if optimizer_lib.averaging(opt_config) else {}
+
+
+def inference_variables(state) -> tuple[dict, dict]:
+  """(params, rest) to evaluate with: the averaged weights with their own batch statistics
+  when an average is kept, else the live ones."""
+  average = state["average"]
+  return (average["params"], average["rest"]) if average else (state["params"], state["rest"])

@@ -45,6 +45,7 @@ def make_train_step(graphs, train_input, optimizer, config, class_weights, mesh)
   parameter leaf (same structure as params) when with_layer_norms, else {}.
   """
   loss_config = config.loss
+  averaging = optimizer_lib.averaging(config.optimizer)
   ema_decay = float(config.optimizer.ema_decay)
   class_weights = jnp.asarray(class_weights, jnp.float32)
   data_sharding = mesh_lib.batch_sharded(mesh)
@@ -80,8 +81,12 @@ def make_train_step(graphs, train_input, optimizer, config, class_weights, mesh)
     params = optax.apply_updates(state["params"], updates)
     grad_norm = optax.tree.norm(grads)
     finite = jnp.isfinite(total) & jnp.isfinite(grad_norm)
-    ema = optimizer_lib.ema_update(state["ema"], params, ema_decay) if ema_decay > 0 else {}
-    updated = dict(params=params, rest=new_rest, opt_state=opt_state, ema=ema)
+    average = {}
+    if averaging:  # the weights and the batch statistics they were trained with, averaged
+      decay = optimizer_lib.average_decay(averaging, ema_decay, schedule["swa_start"], step)
+      live = dict(params=params, rest=new_rest)
+      average = optimizer_lib.average_update(state["average"], live, decay)
+    updated = dict(params=params, rest=new_rest, opt_state=opt_state, average=average)
     # A non-finite step leaves the state as it was, so nothing corrupt can be saved.
     kept = {k: state[k] for k in updated}
     new_state = jax.tree_util.tree_map(lambda n, o: jnp.where(finite, n, o), updated, kept)
@@ -116,12 +121,20 @@ def make_train_step(graphs, train_input, optimizer, config, class_weights, mesh)
   return jitted
 
 
-def make_eval_step(graphs, mesh):
-  """jitted (params, rest, images, labels) -> dict(pred, prob, loss) per example (sharded)."""
+def make_eval_step(graphs, mesh, flip_tta: bool = False):
+  """jitted (params, rest, images, labels) -> dict(pred, prob, loss) per example (sharded).
+
+  flip_tta: the log of the mean of the softmax over the image and its mirror image (the
+  training augmentation flips horizontally) stands in for the logits.
+  """
 
   def eval_step(params, rest, images, labels):
     model = nnx.merge(graphs.eval, params, rest)
     logits = model(images).astype(jnp.float32)
+    if flip_tta:
+      mirrored = model(images[:, :, ::-1, :]).astype(jnp.float32)
+      probs = 0.5 * (jax.nn.softmax(logits) + jax.nn.softmax(mirrored))
+      logits = jnp.log(jnp.maximum(probs, 1e-30))
     return dict(
       pred=jnp.argmax(logits, -1).astype(jnp.int32),
       prob=jax.nn.softmax(logits),
