@@ -33,7 +33,7 @@ RECIPE = {
     depths={"plain": (20, 32, 44, 56), "resnet": (20, 32, 44, 56, 110)},
     key_depths=(20, 56),
     key_seeds=(0, 1, 2),
-    overrides={"train.num_epochs": 40.0, "train.layer_norms_every": 330},
+    overrides={"train.num_epochs": 25.0, "train.layer_norms_every": 330},
   ),
   "gpu": dict(
     depths={"plain": (20, 32, 44, 56), "resnet": (20, 32, 44, 56, 110)},
@@ -56,7 +56,7 @@ PRESETS = {
   ),
   "cpu": sweep.Preset(
     "cpu",
-    "abstract_icons, 32 px, batch norm, SGD 0.1 cosine, 40 epochs",
+    "abstract_icons, 32 px, batch norm, SGD 0.1 cosine, 25 epochs",
     (0,),
     presets_lib.merged(presets_lib.CPU, RECIPE["cpu"]["overrides"]),
   ),
@@ -67,6 +67,23 @@ PRESETS = {
     presets_lib.merged(presets_lib.CPU, RECIPE["gpu"]["overrides"]),
   ),
 }
+
+
+# The compute estimate's assumptions: ResNet-20's training throughput at 32 px on the 2-core
+# CPU, a step's cost proportional to depth (plain and residual alike), the training split size.
+RESNET20_IMAGES_PER_S = 200.0
+TRAIN_IMAGES = 4159
+
+
+def estimated_hours(preset: sweep.Preset) -> float:
+  """Training compute of the whole preset (every planned run; per-epoch evaluation not
+  counted), from the throughput assumptions above."""
+  epochs = float(preset.overrides.get("train.num_epochs", 1.0))
+  seconds = 0.0
+  for variant, _ in plan(preset):
+    images_per_s = RESNET20_IMAGES_PER_S * 20 / variant.labels["depth"]
+    seconds += epochs * TRAIN_IMAGES / images_per_s
+  return seconds / 3600
 
 
 def _variant(arch: str, depth: int, seeds, image_size: int) -> sweep.Variant:
@@ -182,7 +199,14 @@ def _final_val_error(r) -> float:
 
 
 def report(runs, meta, out_dir) -> str:
-  del meta
+  preset = PRESETS.get(meta.get("preset"))
+  planned = (
+    f"Planned training compute of the preset: about {estimated_hours(preset):.1f} h at "
+    f"{RESNET20_IMAGES_PER_S:.0f} images/s for ResNet-20, scaled by depth (an estimate; the "
+    "table gives each run's measured minutes).\n\n"
+    if preset is not None and preset.name != "smoke"
+    else ""
+  )
   groups = tables.by_variant(runs)
   rows = []
   for name in sorted(groups, key=lambda n: (_arch(groups, n), _depth(groups, n))):
@@ -200,7 +224,7 @@ def report(runs, meta, out_dir) -> str:
         tables.fmt(tables.column(rs, lambda r: r["wall_s"] / 60), 1, 0),
       ]
     )
-  text = tables.markdown_table(
+  text = planned + tables.markdown_table(
     [
       "net",
       "converged",

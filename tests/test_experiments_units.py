@@ -2,6 +2,7 @@
 convergence criteria, initialisation surgery, gradient probes, config overrides, reports)."""
 
 import csv
+import dataclasses
 import math
 
 import jax
@@ -196,3 +197,13 @@ def test_report_all_rewrites_sections_and_says_what_is_not_run(tmp_path):
   digest = (tmp_path / "SUMMARY.md").read_text()
   assert "**Depth**: 1.0" in digest and "gradients_at_init**: not yet run" in digest
   assert report_all.main(args + ["--check"]) == 0
+
+
+def test_depth_cpu_preset_is_sized_to_about_five_hours():
+  hours = depth.estimated_hours(depth.PRESETS["cpu"])
+  assert 4.5 < hours < 5.5, hours
+  cpu = depth.PRESETS["cpu"]
+  one = dataclasses.replace(cpu, overrides=dict(cpu.overrides, **{"train.num_epochs": 1.0}))
+  per_epoch = depth.TRAIN_IMAGES / depth.RESNET20_IMAGES_PER_S / 3600
+  depths = sum(v.labels["depth"] for v, _ in depth.plan(one))
+  assert depth.estimated_hours(one) == pytest.approx(per_epoch * depths / 20)
