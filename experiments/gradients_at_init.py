@@ -22,7 +22,14 @@ import time
 
 import numpy as np
 
-from experiments import cli, convergence, gradient_probes, gradients_at_init_report, sweep
+from experiments import (
+  cli,
+  convergence,
+  gradient_probes,
+  gradients_at_init_report,
+  provenance,
+  sweep,
+)
 from experiments import presets as presets_lib
 
 STUDY = "gradients_at_init"
@@ -161,7 +168,11 @@ def measure(preset: sweep.Preset, out_dir, log=print) -> dict:
     for scheme in SCHEMES:
       probes["layer_rms"][f"{net.key}/{scheme}"] = _layer_rms(probe, scheme, settings, images)
     probes["correlation"][net.key] = _correlation(probe, settings, images)
-    probes["timing"][net.key] = {"build_s": probe.build_s, "total_s": time.time() - start}
+    probes["timing"][net.key] = {
+      "build_s": probe.build_s,
+      "total_s": time.time() - start,
+      "commit": provenance.git_commit(),
+    }
     path.write_text(json.dumps(probes))
     log(f"[probe] {net.key}: {time.time() - start:.0f} s")
   return probes
