@@ -85,6 +85,17 @@ def _depths(probes) -> list[int]:
   return sorted({parse_net_key(k.split("/")[0])[1] for k in probes["layer_rms"]})
 
 
+def _complete_depths(probes) -> list[int]:
+  """Depths at which every net (plain and residual, with and without norm) was measured: the
+  findings compare only those, so a measurement cut short leaves them at the shallower depths."""
+  measured = {parse_net_key(k) for k in probes["timing"]}
+  return [
+    d
+    for d in _depths(probes)
+    if all((arch, d, norm) in measured for arch in ("plain", "resnet") for norm in NORMS)
+  ]
+
+
 def gradient_tables(probes) -> str:
   depths = _depths(probes)
   n_seeds = len(probes["settings"].get("seeds", []))
@@ -202,12 +213,13 @@ def training_table(runs) -> str:
 
 def timing_table(probes) -> str:
   rows = [
-    [key, f"{t['build_s']:.0f}", f"{t['total_s']:.0f}"] for key, t in probes["timing"].items()
+    [key, f"{t['build_s']:.0f}", f"{t['total_s']:.0f}", t.get("commit", "the stamp's")]
+    for key, t in probes["timing"].items()
   ]
   text = (
     "**Probe cost per net** (all inits and seeds; mostly compilation; wall-clock seconds on "
-    "the machine in the stamp, shared with other jobs):\n\n"
-    + tables.markdown_table(["net", "build", "build + probes"], rows)
+    "the machine in the stamp, shared with other jobs) and the commit each net was measured "
+    "at:\n\n" + tables.markdown_table(["net", "build", "build + probes", "commit"], rows)
   )
   depths = [parse_net_key(k)[1] for k in probes["timing"]]
   if max(depths, default=0) < 1202 and len(set(depths)) >= 2:
@@ -351,7 +363,7 @@ def _corr(probes, arch, norm, depth) -> float:
 def findings(probes, runs) -> list[findings_lib.Finding]:
   from experiments import gradients_at_init  # pylint: disable=g-import-not-at-top
 
-  depths = _depths(probes)
+  depths = _complete_depths(probes)
   if len(depths) < 2:
     return []
   lo, hi = depths[0], depths[-1]
@@ -361,21 +373,33 @@ def findings(probes, runs) -> list[findings_lib.Finding]:
     _level(probes, "plain", "none", "he", hi),
   )
   naive_lo = _level(probes, "plain", "none", "naive", lo)
-  naive_zero = (
-    underflowed(_entries(probes, "plain", "none", "naive")[hi])
-    if hi in _entries(probes, "plain", "none", "naive")
-    else 0
-  )
-  predicted = gradients_at_init.predicted_level_offset(hi, "naive")
+  naive = _entries(probes, "plain", "none", "naive")
+  deep = max(naive) if naive else lo  # the deepest plain net without norm measured so far
+  naive_zero = underflowed(naive[deep]) if naive else 0
+  naive_deep = _level(probes, "plain", "none", "naive", deep)
+  # Vanishing grows with depth: at the deepest net the gradients underflow float32 or sit
+  # more than 3 decades below the shallowest net's.
+  deeper = naive_zero > 0 or naive_deep < naive_lo - 3
   out.append(
     findings_lib.Finding(
       "Glorot & Bengio 2010, He et al. 2015: with a small fixed-scale init (N(0, 0.01)) the "
       "gradients of a deep plain ReLU net without normalisation vanish",
-      findings_lib.check(naive_lo < he_lo - 3 and naive_zero > 0, naive_lo, he_lo),
+      findings_lib.check(
+        naive_lo < he_lo - 3 and deeper and deep > lo,
+        naive_lo,
+        he_lo,
+        naive_deep if not naive_zero else 0.0,
+      ),
       f"plain-{lo}: median gradient 10^{naive_lo:.1f} vs 10^{he_lo:.1f} with He init "
       f"(predicted offset {gradients_at_init.predicted_level_offset(lo, 'naive'):.1f} decades); "
-      f"plain-{hi}: {naive_zero} weight layers' gradients underflow float32 to 0 (predicted "
-      f"offset {predicted:.0f} decades).",
+      f"plain-{deep}: "
+      + (
+        f"{naive_zero} weight layers' gradients underflow float32 to 0"
+        if naive_zero
+        else f"median gradient 10^{naive_deep:.1f}"
+      )
+      + f" (predicted offset {gradients_at_init.predicted_level_offset(deep, 'naive'):.0f} "
+      "decades).",
     )
   )
   gl_hi = _level(probes, "plain", "none", "glorot", hi)
@@ -472,7 +496,7 @@ def _training_finding(runs) -> findings_lib.Finding:
 
 
 def key_figure(probes, runs) -> str:
-  depths = _depths(probes)
+  depths = _complete_depths(probes)
   if not depths:
     return "probes not run yet."
   hi = depths[-1]

@@ -60,3 +60,13 @@ def test_gradients_at_init_smoke(tmp_path, monkeypatch):
   claims = " ".join(f["claim"] for f in summary["findings"])
   for paper in ("Glorot & Bengio 2010", "He et al. 2015", "Yang et al. 2019", "Balduzzi"):
     assert paper in claims
+
+
+def test_findings_compare_only_depths_where_every_net_was_measured():
+  from experiments import gradients_at_init_report as report
+
+  nets = [f"{a}{d}_{n}" for d in (8, 20) for a in ("plain", "resnet") for n in ("batch", "none")]
+  probes = {"timing": {k: {} for k in [*nets, "plain56_batch"]}}
+  probes["layer_rms"] = {f"{k}/he": {} for k in probes["timing"]}
+  assert report._depths(probes) == [8, 20, 56]
+  assert report._complete_depths(probes) == [8, 20]
