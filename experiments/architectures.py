@@ -1,10 +1,10 @@
-"""Architecture line: LeNet-5, AlexNet, VGG-11/16, ResNet-18/34 at one fixed budget.
+"""Architecture line: LeNet-5, AlexNet, VGG-11/16, ResNet-18/34 and the CIFAR ResNets.
 
-Command: python -m experiments.architectures --preset=quick --out=experiments/results/architectures
-Same data, resolution, optimiser (AdamW), epochs and batch for every model; small-image stems
-(3x3, no early downsampling) so 32 px inputs keep a feature map. Reports test macro-F1 and
-accuracy, parameters, forward FLOPs per image (XLA's count for the compiled forward pass),
-training time and throughput on the machine that ran it.
+Command: python -m experiments.architectures --preset=cpu
+Same data, resolution, optimiser family (SGD Nesterov, cosine) and epochs for every model,
+each trained to convergence; small-image stems (3x3, no early downsampling) so 32 px inputs
+keep a feature map. Reports test macro-F1 against parameters and training FLOPs, and the
+validation macro-F1 at a matched training compute read off each run's curve.
 """
 
 from __future__ import annotations
@@ -14,66 +14,78 @@ import sys
 
 import numpy as np
 
-from experiments import cli, presets, sweep, tables
+from experiments import cli, convergence, sweep, tables
+from experiments import findings as findings_lib
+from experiments import presets as presets_lib
 
 STUDY = "architectures"
+TITLE = "Architecture line"
 CONFIG_FILE = "configs/default.py"
-MODELS = ("lenet5", "alexnet", "vgg11", "vgg16", "resnet18", "resnet34")
-_SMALL_STEM = ("alexnet", "vgg11", "vgg16", "resnet18", "resnet34")
+CRITERION = convergence.Plateau()
+# Backward ~ 2x forward: training FLOPs per image ~ 3x the forward pass.
+TRAIN_FLOPS_PER_FORWARD = 3.0
 
-_OPTIMISER = {
-  "optimizer.name": "adamw",
-  "optimizer.lr": 1e-3,
-  "optimizer.weight_decay": 1e-4,
-  "loss.label_smoothing": 0.0,
+# The cpu recipe per model (model options and learning rate); shared: presets_lib.CPU.
+_SMALL = {"stem": "small", "width": 0.5}
+RECIPE = {
+  "lenet5": ({"in_channels": 3}, 0.05),
+  "alexnet": (dict(_SMALL, dropout=0.5), 0.02),  # no batch norm: the lr of configs/alexnet.py
+  "vgg11_bn": (_SMALL, 0.1),
+  "vgg16_bn": (_SMALL, 0.1),
+  "resnet18": (_SMALL, 0.1),
+  "resnet34": (_SMALL, 0.1),
+  "resnet20": ({}, 0.1),
+  "resnet56": ({}, 0.1),
 }
+# The line's expected order (each step helps on ImageNet-scale training; He et al. 2016 for
+# ResNet-34 over ResNet-18).
+EXPECTED_ORDER = (
+  ("alexnet", "lenet5"),
+  ("vgg11_bn", "alexnet"),
+  ("vgg16_bn", "vgg11_bn"),
+  ("resnet18", "vgg16_bn"),
+  ("resnet34", "resnet18"),
+)
 
 PRESETS = {
-  "tiny": sweep.Preset(
-    "tiny",
+  "smoke": sweep.Preset(
+    "smoke",
     "synthetic set, 16 px, 2 steps, lenet5 and resnet18 only",
-    presets.TINY_SEEDS,
-    presets.merged(presets.TINY_DATA, _OPTIMISER),
-    split_alias=presets.TINY_ALIAS,
+    presets_lib.SMOKE_SEEDS,
+    presets_lib.SMOKE,
+    split_alias=presets_lib.SMOKE_ALIAS,
   ),
-  "quick": sweep.Preset(
-    "quick",
-    "abstract_icons, 32 px, width 0.25 (LeNet-5 full width), 4 epochs, AdamW 1e-3",
-    presets.SEEDS,
-    presets.merged(
-      presets.QUICK_DATA,
-      _OPTIMISER,
-      {"train.num_epochs": 4.0, "train.eval_every_epochs": 2.0, "train.log_every": 10},
-    ),
+  "cpu": sweep.Preset(
+    "cpu",
+    "abstract_icons, 32 px, small stems at width 0.5, SGD cosine, 40 epochs",
+    presets_lib.SEEDS,
+    presets_lib.merged(presets_lib.CPU, {"train.num_epochs": 40.0}),
   ),
-  "full": sweep.Preset(
-    "full",
-    "abstract_icons, 64 px, full width, 60 epochs, AdamW 1e-3",
-    presets.SEEDS,
-    presets.merged(
-      presets.FULL_DATA,
-      _OPTIMISER,
-      {"train.num_epochs": 60.0, "train.eval_every_epochs": 5.0, "train.log_every": 50},
-    ),
+  "gpu": sweep.Preset(
+    "gpu",
+    "abstract_icons, 64 px, small stems at width 0.5, SGD cosine, 100 epochs",
+    presets_lib.SEEDS,
+    presets_lib.merged(presets_lib.GPU, {"train.num_epochs": 100.0}),
   ),
 }
 
 
 def models(preset: sweep.Preset) -> tuple[str, ...]:
-  return ("lenet5", "resnet18") if preset.name == "tiny" else MODELS
+  return ("lenet5", "resnet18") if preset.name == "smoke" else tuple(RECIPE)
 
 
 def variants(preset: sweep.Preset) -> list[sweep.Variant]:
   out = []
   size = preset.overrides["data.image_size"]
   for name in models(preset):
-    options = {"in_channels": 3, "input_size": size, "dtype": "float32"}
-    if name in _SMALL_STEM:
-      options["stem"] = "small"
-      if preset.name == "quick":
-        options["width"] = 0.25
+    options, lr = RECIPE[name]
+    options = dict(options, input_size=size, dtype="float32")
     out.append(
-      sweep.Variant(name, {"model.name": name, "model.options": options}, labels=dict(model=name))
+      sweep.Variant(
+        name,
+        {"model.name": name, "model.options": options, "optimizer.lr": lr},
+        labels=dict(model=name),
+      )
     )
   return out
 
@@ -84,12 +96,13 @@ def eval_specs(preset: sweep.Preset) -> list[sweep.EvalSpec]:
 
 
 def extra(config, workdir: str) -> dict:
-  """Parameters, forward FLOPs per image (XLA cost analysis) and mean training throughput."""
+  """Parameters, forward FLOPs per image (XLA cost analysis), images trained on, throughput."""
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   from flax import nnx  # pylint: disable=g-import-not-at-top
 
   from abstract_cls import models as models_lib  # pylint: disable=g-import-not-at-top
+  from experiments import run_record  # pylint: disable=g-import-not-at-top
 
   model, _, _ = sweep.restore_best(workdir)
   graph, state = nnx.split(model)
@@ -102,107 +115,154 @@ def extra(config, workdir: str) -> dict:
     flops = float(cost.get("flops", float("nan")))
   except Exception:  # pylint: disable=broad-except  # a backend without cost analysis
     flops = float("nan")
-  rows = sweep.train_rows(workdir)
+  rows = run_record.train_rows(workdir)
   speeds = [r["images_per_s"] for r in rows[1:]] or [r["images_per_s"] for r in rows]
   return {
     "params": models_lib.count_params(model),
     "flops": flops,
+    "train_images": int(rows[-1]["step"] * config.train.batch_size) if rows else 0,
     "train_images_per_s": float(np.median(speeds)) if speeds else float("nan"),
   }
 
 
-def write_report(results, meta, out_dir) -> str:
-  out_dir = pathlib.Path(out_dir)
-  groups = tables.by_variant(results)
+def _f1(r) -> float:
+  return r["evals"]["test"]["macro_f1"]
+
+
+def _train_flops(r) -> float:
+  return TRAIN_FLOPS_PER_FORWARD * r["flops"] * r["train_images"]
+
+
+def _val_f1_at(r, budget: float) -> float:
+  """Validation macro-F1 of the last evaluation within `budget` training FLOPs (nan if none)."""
+  per_step = TRAIN_FLOPS_PER_FORWARD * r["flops"] * r["train_images"] / max(r["final_step"], 1)
+  rows = [
+    e
+    for e in r["curves"]["eval"]
+    if e["split"] == "validation" and e["step"] * per_step <= budget * (1 + 1e-9)
+  ]
+  return rows[-1]["macro_f1"] if rows else float("nan")
+
+
+def matched_budget(groups) -> float:
+  """The smallest total training compute among the models after LeNet-5: every other model
+  has a validation point at or below it."""
+  totals = [
+    np.median([_train_flops(r) for r in runs]) for name, runs in groups.items() if name != "lenet5"
+  ]
+  return float(min(totals)) if totals else float("nan")
+
+
+def report(runs, meta, out_dir) -> str:
+  del meta
+  groups = tables.by_variant(runs)
+  budget = matched_budget(groups)
   rows = []
-  for name, runs in groups.items():
+  for name, rs in groups.items():
     rows.append(
       [
         name,
-        tables.fmt(tables.column(runs, lambda r: r["evals"]["test"]["macro_f1"])),
-        tables.fmt(tables.column(runs, lambda r: r["evals"]["test"]["accuracy"])),
-        f"{runs[0]['params'] / 1e6:.3f}",
-        f"{runs[0]['flops'] / 1e6:.1f}",
-        tables.fmt(tables.column(runs, lambda r: r["train_wall_s"] / 60), 1, 1),
-        tables.fmt(tables.column(runs, lambda r: r["train_images_per_s"]), 1, 0),
+        f"{sum(r['converged'] for r in rs)}/{len(rs)}",
+        tables.fmt(tables.column(rs, _f1)),
+        tables.fmt(tables.column(rs, lambda r: r["evals"]["test"]["accuracy"])),
+        tables.fmt(tables.column(rs, lambda r: r["final_train_error"])),
+        f"{rs[0]['params'] / 1e6:.3f}",
+        f"{rs[0]['flops'] / 1e6:.1f}",
+        f"{np.median([_train_flops(r) for r in rs]) / 1e15:.3f}",
+        tables.fmt(tables.column(rs, lambda r, b=budget: _val_f1_at(r, b))),
+        tables.fmt(tables.column(rs, lambda r: r["train_wall_s"] / 60), 1, 0),
       ]
     )
   text = tables.markdown_table(
     [
       "model",
+      "converged",
       "test macro-F1 %",
       "test accuracy %",
+      "final training error %",
       "parameters (M)",
       "forward MFLOPs / image",
-      "training minutes (incl. compile)",
-      "training images/s",
+      "training PFLOPs",
+      f"val macro-F1 % at {budget / 1e15:.3f} PFLOPs",
+      "training minutes",
     ],
     rows,
   )
-  fig, axes = tables.new_figure(ncols=2, width=4.8)
-  for ax, (xlabel, key) in zip(
-    axes[0], [("parameters (M)", "params"), ("forward MFLOPs / image", "flops")]
-  ):
+  text += (
+    f"\nTraining FLOPs: {TRAIN_FLOPS_PER_FORWARD:g} x the forward pass (XLA's count) x images "
+    "trained on. The matched-compute column reads each run's validation curve at the total "
+    "training compute of the cheapest model after LeNet-5.\n\n"
+  )
+  plot = _plot(groups, out_dir)
+  return text + f"![{plot}]({plot})\n"
+
+
+def _plot(groups, out_dir) -> str:
+  fig, axes = tables.new_figure(ncols=3, width=4.6)
+  panels = [
+    ("parameters (M)", lambda r: r["params"] / 1e6),
+    ("training PFLOPs", lambda r: _train_flops(r) / 1e15),
+  ]
+  for ax, (xlabel, xget) in zip(axes[0], panels):
     for name, runs in groups.items():
-      m, s = tables.mean_std(tables.column(runs, lambda r: r["evals"]["test"]["macro_f1"]))
-      x = runs[0][key] / 1e6
-      ax.errorbar([x], [100 * m], yerr=[100 * s], marker="o", capsize=3, label=name)
-      ax.annotate(name, (x, 100 * m), fontsize=7, xytext=(3, 3), textcoords="offset points")
+      m, s = tables.mean_std(tables.column(runs, _f1))
+      x = float(np.median([xget(r) for r in runs]))
+      ax.errorbar([x], [100 * m], yerr=[100 * s], marker="o", capsize=3)
+      ax.annotate(
+        f"{name} (n={len(runs)})",
+        (x, 100 * m),
+        fontsize=7,
+        xytext=(3, 3),
+        textcoords="offset points",
+      )
     ax.set_xscale("log")
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("test macro-F1 (%)")
-  axes[0][0].legend(fontsize=7)
-  plot = tables.save_figure(fig, out_dir / "f1_vs_size.png")
-  text += f"\n![{plot}]({plot})\n\n**Findings:**\n\n"
-  f1 = lambda r: r["evals"]["test"]["macro_f1"]
-  ranked = sorted(groups, key=lambda n: -tables.mean_std(tables.column(groups[n], f1))[0])
-  text += (
-    "- Ranking by test macro-F1: "
-    + " > ".join(
-      f"{n} ({100 * tables.mean_std(tables.column(groups[n], f1))[0]:.1f})" for n in ranked
+    ax.set_ylabel("test macro-F1 (%), mean ± std")
+  ax = axes[0][2]
+  for name, runs in groups.items():
+    r = runs[0]
+    per_step = _train_flops(r) / max(r["final_step"], 1) / 1e15
+    rows = [e for e in r["curves"]["eval"] if e["split"] == "validation"]
+    ax.plot([e["step"] * per_step for e in rows], [100 * e["macro_f1"] for e in rows], label=name)
+  ax.set_xscale("log")
+  ax.set_xlabel("training PFLOPs so far")
+  ax.set_ylabel("validation macro-F1 (%), seed of first run")
+  ax.legend(fontsize=6)
+  return tables.save_figure(fig, pathlib.Path(out_dir) / "f1_vs_size.png")
+
+
+def findings(runs, out_dir) -> list[findings_lib.Finding]:
+  del out_dir
+  groups = tables.by_variant(runs)
+  out = []
+  for better, worse in EXPECTED_ORDER:
+    a, b = groups.get(better, []), groups.get(worse, [])
+    ma, mb = tables.mean_std(tables.column(a, _f1))[0], tables.mean_std(tables.column(b, _f1))[0]
+    direction = tables.compare(a, b, _f1)
+    out.append(
+      findings_lib.Finding(
+        f"The architecture line (LeCun 1998 -> Krizhevsky 2012 -> Simonyan 2015 -> He 2016): "
+        f"{better} above {worse} in test macro-F1",
+        findings_lib.check(direction > 0, ma, mb),
+        f"{100 * ma:.1f}% vs {100 * mb:.1f}% (n={len(a)}, {len(b)}); "
+        + (
+          "above beyond the seed spreads"
+          if direction > 0
+          else "below beyond the seed spreads"
+          if direction < 0
+          else "within the seed spreads"
+        ),
+      )
     )
-    + ".\n"
-  )
-  text += "".join(f"- {line}\n" for line in _literature_checks(groups, f1))
-  return text
+  return out
 
 
-# The course's line, each step expected to help on ImageNet-scale training:
-# LeNet -> AlexNet -> VGG -> ResNet, and (He et al. 2016) ResNet-34 over ResNet-18.
-_EXPECTED_ORDER = (
-  ("alexnet", "lenet5"),
-  ("vgg11", "alexnet"),
-  ("vgg16", "vgg11"),
-  ("resnet18", "vgg16"),
-  ("resnet34", "resnet18"),
-)
-
-
-def _literature_checks(groups, f1) -> list[str]:
-  lines = []
-  for better, worse in _EXPECTED_ORDER:
-    if better not in groups or worse not in groups:
-      continue
-    mb, mw = (tables.mean_std(tables.column(groups[n], f1))[0] for n in (better, worse))
-    verdict = {
-      1: "agrees with the literature",
-      -1: "disagrees with the literature at this budget",
-      0: "no difference beyond the seed spread",
-    }[tables.compare(groups[better], groups[worse], f1)]
-    lines.append(
-      f"{better} vs {worse}: test macro-F1 {100 * mb:.1f}% vs {100 * mw:.1f}% "
-      f"({100 * (mb - mw):+.1f} points): {verdict}."
-    )
-  return lines
-
-
-def summary_line(results, meta) -> str:
-  groups = tables.by_variant(results)
-  f1 = lambda r: r["evals"]["test"]["macro_f1"]
+def key_figure(runs, out_dir) -> str:
+  del out_dir
+  groups = tables.by_variant(runs)
   return (
-    f"**Architectures** (preset `{meta['preset']}`, commit {tables.short_commit(meta)}): test "
-    f"macro-F1 % "
-    + ", ".join(f"{n} {tables.fmt(tables.column(runs, f1))}" for n, runs in groups.items())
+    "test macro-F1 % "
+    + ", ".join(f"{n} {tables.fmt(tables.column(rs, _f1))}" for n, rs in groups.items())
     + "."
   )
 

@@ -1,8 +1,11 @@
-"""Depth study: plain vs residual CIFAR-style nets with and without batch norm (He et al. 2016).
+"""Depth study: He et al. 2016, Fig. 6 on this data: plain vs residual CIFAR nets with batch norm.
 
-Command: python -m experiments.depth --preset=quick --out=experiments/results/depth
-Records training error per epoch, validation/test macro-F1 and per-layer gradient norms at
-the first step (gradients at initialisation) and during training.
+Command: python -m experiments.depth --preset=cpu
+Plain-20/32/44/56 and ResNet-20/32/44/56/110 (He et al.'s CIFAR nets, option-A shortcuts),
+batch norm, 32 px; 3 seeds at depths 20 and 56, 1 at the others. Reports training error
+(thin) and validation error (bold) per epoch, the test error of the checkpoint selected on
+validation macro-F1, and per-layer gradient norms during training, beside He et al.'s
+CIFAR-10 numbers.
 """
 
 from __future__ import annotations
@@ -12,90 +15,107 @@ import sys
 
 import numpy as np
 
-from experiments import cli, presets, sweep, tables
+from experiments import cli, convergence, sweep, tables
+from experiments import findings as findings_lib
+from experiments import presets as presets_lib
 
 STUDY = "depth"
-CONFIG_FILE = "configs/resnet.py"
-NORMS = ("batch", "none")
+TITLE = "Depth (He et al. 2016, Fig. 6)"
+CONFIG_FILE = "configs/default.py"
 ARCHS = ("plain", "resnet")
-# Without normalisation the deep nets diverge at the batch-norm learning rate, so each norm
-# setting has its own (every depth and both architectures share it).
-LR = {"batch": 0.1, "none": 0.01}
+CRITERION = convergence.Plateau()
+BAR_TRAIN_ERROR = 0.15  # the shallowest ResNet must fit the training set this well
 
-_COMMON = {
-  # CIFAR-style nets on the default config's training setup (its model is an ImageNet ResNet).
-  "model.options.stem": "small",
-  "model.options.width": 1.0,
-  "loss.label_smoothing": 0.0,
-  "train.layer_norms_every": 1,
-  "optimizer.weight_decay": 1e-4,
+# Per-preset recipe: depths per architecture, seeds of the deciding depths, budget.
+RECIPE = {
+  "smoke": dict(depths={"plain": (20,), "resnet": (20,)}, key_depths=(20,), key_seeds=(0,)),
+  "cpu": dict(
+    depths={"plain": (20, 32, 44, 56), "resnet": (20, 32, 44, 56, 110)},
+    key_depths=(20, 56),
+    key_seeds=(0, 1, 2),
+    overrides={"train.num_epochs": 25.0, "train.layer_norms_every": 330},
+  ),
+  "gpu": dict(
+    depths={"plain": (20, 32, 44, 56), "resnet": (20, 32, 44, 56, 110)},
+    key_depths=(20, 56),
+    key_seeds=(0, 1, 2),
+    overrides={"train.num_epochs": 160.0, "train.layer_norms_every": 1300},
+  ),
 }
+# He et al. 2016, Table 6: CIFAR-10 test error (%) of the ResNets (110: best of 5 runs;
+# mean 6.61 ± 0.16). Fig. 6: plain-56 ends with higher training error than plain-20.
+HE_2016_TEST_ERROR = {20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43}
 
 PRESETS = {
-  "tiny": sweep.Preset(
-    "tiny",
-    "synthetic set, 16 px, 2 steps, depth 20 only",
-    presets.TINY_SEEDS,
-    presets.merged(presets.TINY_DATA, _COMMON),
-    split_alias=presets.TINY_ALIAS,
+  "smoke": sweep.Preset(
+    "smoke",
+    "synthetic set, 16 px, 2 steps, depth 20",
+    presets_lib.SMOKE_SEEDS,
+    presets_lib.SMOKE,
+    split_alias=presets_lib.SMOKE_ALIAS,
   ),
-  "quick": sweep.Preset(
-    "quick",
-    "abstract_icons, 16 px, width 0.5, 50% of train, 4 epochs (one evaluation, "
-    "at the end), depths 20/32/44/56",
-    presets.SEEDS,
-    # Sized to the 30-minute budget on a 2-core CPU: 48 runs, most of each run is compile.
-    presets.merged(
-      presets.QUICK_DATA,
-      _COMMON,
-      {
-        "data.image_size": 16,
-        "model.options.input_size": 16,
-        "model.options.width": 0.5,
-        "train.num_epochs": 4.0,
-        "train.eval_every_epochs": 4.0,
-        "train.log_every": 4,
-        "train.layer_norms_every": 4,
-      },
-    ),
-    train_fraction=0.5,
+  "cpu": sweep.Preset(
+    "cpu",
+    "abstract_icons, 32 px, batch norm, SGD 0.1 cosine, 25 epochs",
+    (0,),
+    presets_lib.merged(presets_lib.CPU, RECIPE["cpu"]["overrides"]),
   ),
-  "full": sweep.Preset(
-    "full",
-    "abstract_icons, 32 px, 60 epochs, depths 20/32/44/56/110",
-    presets.SEEDS,
-    presets.merged(
-      presets.QUICK_DATA,
-      _COMMON,
-      {"train.num_epochs": 60.0, "train.log_every": 10, "train.layer_norms_every": 10},
-    ),
+  "gpu": sweep.Preset(
+    "gpu",
+    "abstract_icons, 32 px, batch norm, SGD 0.1 cosine, 160 epochs",
+    (0,),
+    presets_lib.merged(presets_lib.CPU, RECIPE["gpu"]["overrides"]),
   ),
 }
 
 
-def depths(preset: sweep.Preset) -> tuple[int, ...]:
-  return {"tiny": (20,), "quick": (20, 56, 32, 44), "full": (20, 56, 110, 32, 44)}[preset.name]
+# The compute estimate's assumptions: ResNet-20's training throughput at 32 px on the 2-core
+# CPU, a step's cost proportional to depth (plain and residual alike), the training split size.
+RESNET20_IMAGES_PER_S = 200.0
+TRAIN_IMAGES = 4159
+
+
+def estimated_hours(preset: sweep.Preset) -> float:
+  """Training compute of the whole preset (every planned run; per-epoch evaluation not
+  counted), from the throughput assumptions above."""
+  epochs = float(preset.overrides.get("train.num_epochs", 1.0))
+  seconds = 0.0
+  for variant, _ in plan(preset):
+    images_per_s = RESNET20_IMAGES_PER_S * 20 / variant.labels["depth"]
+    seconds += epochs * TRAIN_IMAGES / images_per_s
+  return seconds / 3600
+
+
+def _variant(arch: str, depth: int, seeds, image_size: int) -> sweep.Variant:
+  options = {"norm": "batch", "input_size": image_size, "dtype": "float32"}
+  return sweep.Variant(
+    f"{arch}{depth}",
+    {"model.name": f"{arch}{depth}", "model.options": options},
+    labels=dict(arch=arch, depth=depth),
+    seeds=tuple(seeds),
+  )
 
 
 def variants(preset: sweep.Preset) -> list[sweep.Variant]:
+  return list({v.name: v for v, _ in plan(preset)}.values())
+
+
+def plan(preset: sweep.Preset) -> list[tuple[sweep.Variant, int]]:
+  """Most informative first: depths 20 and 56, plain and residual, seed 0; then their other
+  seeds; then the middle depths and ResNet-110, one seed each."""
+  recipe = RECIPE[preset.name]
+  key, seeds = recipe["key_depths"], recipe["key_seeds"]
+  size = preset.overrides["data.image_size"]
   out = []
-  ds = depths(preset)
-  # The ends of the depth range first (both norms), then the middle depths: a sweep cut short
-  # still compares plain and residual nets at the shallowest and the deepest setting.
-  order = [(n, d) for n in NORMS for d in ds[:2]] + [(n, d) for n in NORMS for d in ds[2:]]
-  for norm, depth in order:
+  for seed in seeds:
+    for depth in key:
+      for arch in ARCHS:
+        if depth in recipe["depths"][arch]:
+          out.append((_variant(arch, depth, seeds, size), seed))
+  for depth in sorted({d for ds in recipe["depths"].values() for d in ds} - set(key)):
     for arch in ARCHS:
-      out.append(
-        sweep.Variant(
-          f"{arch}{depth}_{norm}",
-          {
-            "model.name": f"{arch if arch == 'plain' else 'resnet'}{depth}",
-            "model.options.norm": norm,
-            "optimizer.lr": LR[norm],
-          },
-          labels=dict(arch=arch, depth=depth, norm=norm),
-        )
-      )
+      if depth in recipe["depths"][arch]:
+        out.append((_variant(arch, depth, (seeds[0],), size), seeds[0]))
   return out
 
 
@@ -104,273 +124,217 @@ def eval_specs(preset: sweep.Preset) -> list[sweep.EvalSpec]:
   return [sweep.EvalSpec("validation", ("validation",)), sweep.EvalSpec("test", ("test",))]
 
 
-def _workdir(out_dir, run) -> pathlib.Path:
-  return pathlib.Path(out_dir) / "runs" / run["study_variant"] / f"seed_{run['seed']}"
-
-
-def _final_train_error(out_dir, run) -> float:
-  rows = sweep.train_rows(_workdir(out_dir, run))
-  return 1.0 - rows[-1]["accuracy"] if rows else float("nan")
-
-
-def _curve(out_dir, runs) -> tuple[np.ndarray, np.ndarray]:
-  """Mean training error over seeds per logged epoch (seeds share the logging steps)."""
-  curves = [sweep.train_rows(_workdir(out_dir, r)) for r in runs]
-  n = min(len(c) for c in curves)
+def _error_curves(runs, split: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """(epochs, mean error, std error) over seeds: training error per epoch (split None) or
+  the validation error of each per-epoch evaluation."""
+  per_run = []
+  for r in runs:
+    if split is None:
+      epochs, acc = convergence.epoch_accuracy(r["curves"]["train"])
+    else:
+      rows = [e for e in r["curves"]["eval"] if e["split"] == split]
+      epochs, acc = np.array([e["epoch"] for e in rows]), np.array([e["accuracy"] for e in rows])
+    per_run.append((epochs, 1.0 - acc))
+  n = min((len(e) for e, _ in per_run), default=0)
   if n == 0:
-    return np.array([]), np.array([])
-  epochs = np.array([row["epoch"] for row in curves[0][:n]])
-  errors = np.mean([[1 - row["accuracy"] for row in c[:n]] for c in curves], axis=0)
-  return epochs, errors
+    return np.array([]), np.array([]), np.array([])
+  errors = np.array([err[:n] for _, err in per_run])
+  std = errors.std(axis=0, ddof=1) if len(errors) > 1 else np.zeros(n)
+  return per_run[0][0][:n], errors.mean(axis=0), std
 
 
-def _weight_layers(entry) -> list[tuple[str, float]]:
-  return [(name, norm) for name, norm in entry["layers"] if name.endswith(("_conv", "_fc"))]
-
-
-def _plot_curves(groups, out_dir, ds) -> str:
-  fig, axes = tables.new_figure(ncols=2, nrows=2, width=4.6, height=3.3)
-  for i, norm in enumerate(NORMS):
-    for j, arch in enumerate(ARCHS):
-      ax = axes[i][j]
-      for depth in ds:
-        runs = groups.get(f"{arch}{depth}_{norm}")
-        if not runs:
-          continue
-        epochs, errors = _curve(out_dir, runs)
-        ax.plot(epochs, 100 * errors, label=f"{arch}-{depth}")
-      ax.set_title(f"{arch}, norm={norm}")
-      ax.set_xlabel("epoch")
-      ax.set_ylabel("training error (%)")
-      if ax.lines:
-        ax.legend(fontsize=7)
-      else:
-        ax.text(0.5, 0.5, "not run", ha="center", va="center", transform=ax.transAxes)
-  return tables.save_figure(fig, pathlib.Path(out_dir) / "train_error_vs_epoch.png")
-
-
-def _plot_error_vs_depth(groups, out_dir, ds) -> str:
-  fig, axes = tables.new_figure(ncols=2, width=4.6)
-  for ax, (title, getter) in zip(
-    axes[0],
-    [
-      ("final training error", lambda r: _final_train_error(out_dir, r)),
-      ("test error (selected checkpoint)", lambda r: 1 - r["evals"]["test"]["accuracy"]),
-    ],
-  ):
-    for norm in NORMS:
-      for arch in ARCHS:
-        xs, ms, ss = [], [], []
-        for depth in ds:
-          runs = groups.get(f"{arch}{depth}_{norm}")
-          if runs:
-            m, s = tables.mean_std(tables.column(runs, getter))
-            xs.append(depth), ms.append(100 * m), ss.append(100 * s)
-        if xs:
-          ax.errorbar(
-            xs,
-            ms,
-            yerr=ss,
-            marker="o",
-            capsize=3,
-            linestyle="-" if norm == "batch" else "--",
-            label=f"{arch}, {norm}",
-          )
-    ax.set_title(title)
-    ax.set_xlabel("depth (layers)")
+def _plot_figure6(groups, out_dir) -> str:
+  fig, axes = tables.new_figure(ncols=2, width=5.0, height=3.8)
+  for ax, arch in zip(axes[0], ARCHS):
+    names = sorted((n for n in groups if _arch(groups, n) == arch), key=lambda n: _depth(groups, n))
+    for color, name in zip(tables.COLORS, names):
+      runs = groups[name]
+      for split, width in ((None, 0.8), ("validation", 2.2)):
+        epochs, mean, std = _error_curves(runs, split)
+        label = f"{name} (n={len(runs)})" if split else None
+        ax.plot(epochs, 100 * mean, color=color, linewidth=width, label=label)
+        ax.fill_between(epochs, 100 * (mean - std), 100 * (mean + std), color=color, alpha=0.15)
+    ax.set_title(f"{arch}: training error (thin), validation error (bold)", fontsize=9)
+    ax.set_xlabel("epoch")
     ax.set_ylabel("error (%)")
-    ax.legend(fontsize=7)
-  return tables.save_figure(fig, pathlib.Path(out_dir) / "error_vs_depth.png")
+    if ax.lines:
+      ax.legend(fontsize=7)
+  return tables.save_figure(fig, pathlib.Path(out_dir) / "figure6_error_vs_epoch.png")
 
 
-def _plot_grad_norms(groups, out_dir, deepest) -> str:
-  """Gradient norm per weight layer at several steps, seed 0, deepest plain and residual nets."""
-  panels = [(arch, norm) for norm in NORMS for arch in ARCHS]
-  fig, axes = tables.new_figure(ncols=2, nrows=2, width=4.6, height=3.3)
-  for ax, (arch, norm) in zip(axes.flat, panels):
-    runs = groups.get(f"{arch}{deepest}_{norm}")
-    if not runs:
-      ax.set_title(f"{arch}-{deepest}, norm={norm}")
-      ax.text(0.5, 0.5, "not run", ha="center", va="center", transform=ax.transAxes)
+def _arch(groups, name: str) -> str:
+  return groups[name][0]["labels"]["arch"]
+
+
+def _depth(groups, name: str) -> int:
+  return groups[name][0]["labels"]["depth"]
+
+
+def _plot_grad_norms(groups, out_dir) -> str:
+  """Gradient norm per weight layer at a few training steps: the deepest plain and ResNet."""
+  fig, axes = tables.new_figure(ncols=2, width=4.8, height=3.3)
+  for ax, arch in zip(axes[0], ARCHS):
+    names = [n for n in groups if _arch(groups, n) == arch]
+    if not names:
       continue
-    entries = sweep.layer_grad_norms(_workdir(out_dir, runs[0]))
-    if not entries:
-      continue
-    picks = sorted({0, len(entries) // 4, len(entries) // 2, len(entries) - 1})
-    for k in picks:
-      norms = [n for _, n in _weight_layers(entries[k])]
-      label = "init (step 1)" if entries[k]["step"] == 1 else f"step {entries[k]['step']}"
-      ax.semilogy(range(1, len(norms) + 1), norms, label=label)
-    ax.set_title(f"{arch}-{deepest}, norm={norm}")
+    name = max(names, key=lambda n: _depth(groups, n))
+    for entry in groups[name][0].get("grad_norms", []):
+      norms = [n for _, n in entry["layers"]]
+      ax.semilogy(range(1, len(norms) + 1), norms, label=f"step {entry['step']}")
+    ax.set_title(f"{name}, seed {groups[name][0]['seed']}", fontsize=9)
     ax.set_xlabel("weight layer (input -> output)")
     ax.set_ylabel("gradient L2 norm")
-    ax.legend(fontsize=7)
+    if ax.lines:
+      ax.legend(fontsize=7)
   return tables.save_figure(fig, pathlib.Path(out_dir) / "grad_norm_vs_layer.png")
 
 
-def _first_last_ratio(out_dir, run, which: str) -> float:
-  """Gradient norm of the first weight layer / the last, at init or averaged over training."""
-  entries = sweep.layer_grad_norms(_workdir(out_dir, run))
-  if not entries:
-    return float("nan")
-  chosen = entries[:1] if which == "init" else entries[1:] or entries
-  ratios = []
-  for e in chosen:
-    layers = _weight_layers(e)
-    # A diverging run logs NaN / Inf / zero norms before it stops: those steps say nothing
-    # about the gradient's depth profile.
-    if (
-      len(layers) >= 2
-      and np.isfinite(layers[0][1])
-      and np.isfinite(layers[-1][1])
-      and layers[0][1] > 0
-      and layers[-1][1] > 0
-    ):
-      ratios.append(layers[0][1] / layers[-1][1])
-  return float(np.exp(np.mean(np.log(ratios)))) if ratios else float("nan")
+def _test_error(r) -> float:
+  return 1.0 - r["evals"]["test"]["accuracy"]
 
 
-def _cell(groups, name, getter, scale=100.0, digits=1):
-  runs = groups.get(name)
-  return tables.fmt(tables.column(runs, getter), scale, digits) if runs else "not run"
+def _final_val_error(r) -> float:
+  rows = [e for e in r["curves"]["eval"] if e["split"] == "validation"]
+  return 1.0 - rows[-1]["accuracy"] if rows else float("nan")
 
 
-def write_report(results, meta, out_dir) -> str:
-  out_dir = pathlib.Path(out_dir)
-  groups = tables.by_variant(results)
-  ds = sorted({r["labels"]["depth"] for r in results})
-  plots = [
-    _plot_curves(groups, out_dir, ds),
-    _plot_error_vs_depth(groups, out_dir, ds),
-    _plot_grad_norms(groups, out_dir, max(ds)),
-  ]
+def report(runs, meta, out_dir) -> str:
+  preset = PRESETS.get(meta.get("preset"))
+  planned = (
+    f"Planned training compute of the preset: about {estimated_hours(preset):.1f} h at "
+    f"{RESNET20_IMAGES_PER_S:.0f} images/s for ResNet-20, scaled by depth (an estimate; the "
+    "table gives each run's measured minutes).\n\n"
+    if preset is not None and preset.name != "smoke"
+    else ""
+  )
+  groups = tables.by_variant(runs)
   rows = []
-  for norm in NORMS:
-    for arch in ARCHS:
-      for depth in ds:
-        name = f"{arch}{depth}_{norm}"
-        if name not in groups:
-          continue
-        rows.append(
-          [
-            arch,
-            depth,
-            norm,
-            LR[norm],
-            _cell(groups, name, lambda r: _final_train_error(out_dir, r)),
-            _cell(groups, name, lambda r: r["evals"]["validation"]["macro_f1"]),
-            _cell(groups, name, lambda r: r["evals"]["test"]["macro_f1"]),
-            _cell(groups, name, lambda r: _first_last_ratio(out_dir, r, "init"), 1, 3),
-            _cell(groups, name, lambda r: _first_last_ratio(out_dir, r, "train"), 1, 3),
-            _cell(groups, name, lambda r: r["wall_s"] / 60, 1, 1),
-          ]
-        )
-  text = tables.markdown_table(
+  for name in sorted(groups, key=lambda n: (_arch(groups, n), _depth(groups, n))):
+    rs = groups[name]
+    depth = rs[0]["labels"]["depth"]
+    rows.append(
+      [
+        name,
+        f"{sum(r['converged'] for r in rs)}/{len(rs)}",
+        tables.fmt(tables.column(rs, lambda r: r["final_train_error"])),
+        tables.fmt(tables.column(rs, _final_val_error)),
+        tables.fmt(tables.column(rs, _test_error)),
+        tables.fmt(tables.column(rs, lambda r: r["evals"]["test"]["macro_f1"])),
+        f"{HE_2016_TEST_ERROR[depth]:.2f}" if name.startswith("resnet") else "—",
+        tables.fmt(tables.column(rs, lambda r: r["wall_s"] / 60), 1, 0),
+      ]
+    )
+  text = planned + tables.markdown_table(
     [
       "net",
-      "depth",
-      "norm",
-      "lr",
-      "final train error %",
-      "val macro-F1 %",
+      "converged",
+      "final training error %",
+      "final validation error %",
+      "test error % (selected checkpoint)",
       "test macro-F1 %",
-      "grad first/last layer at init",
-      "grad first/last during training",
+      "He et al. 2016 CIFAR-10 test error %",
       "minutes per run",
     ],
     rows,
   )
   text += (
-    "\nFinal training error: the last logged window of augmented training batches. "
-    "Macro-F1 of the checkpoint with the best validation macro-F1. Gradient ratio: "
-    "L2 norm of the first conv layer's gradient over the last (fc) layer's, geometric "
-    "mean over logged steps (init = step 1, the gradient of the initial weights); "
-    "far below 1 means the gradient vanishes towards the input.\n\n"
+    "\nTraining error: the last epoch's logged windows of augmented training batches (as in "
+    "He et al.'s curves). Validation error: the last per-epoch evaluation. Test: the "
+    "checkpoint with the best validation macro-F1. Every run is listed, converged or not; "
+    "the findings use converged runs only.\n\n"
   )
-  text += "\n".join(f"![{p}]({p})" for p in plots) + "\n\n"
-  text += "**Findings, checked against He et al. 2016 on this data (numbers above):**\n\n"
-  text += "".join(f"- {line}\n" for line in findings(groups, out_dir, ds))
-  return text
+  plots = [_plot_figure6(groups, out_dir), _plot_grad_norms(groups, out_dir)]
+  return text + "\n".join(f"![{p}]({p})" for p in plots) + "\n"
 
 
-def _mean(groups, name, getter) -> float:
-  runs = groups.get(name)
-  return tables.mean_std(tables.column(runs, getter))[0] if runs else float("nan")
+def bar(runs) -> tuple[bool | None, str]:
+  shallow = [r for r in runs if r["labels"]["arch"] == "resnet" and r["labels"]["depth"] == 20]
+  text = f"ResNet-20's final training error below {100 * BAR_TRAIN_ERROR:.0f}%"
+  if not shallow:
+    return None, text + " (no converged ResNet-20 run yet)"
+  m = tables.mean_std([r["final_train_error"] for r in shallow])[0]
+  return bool(m < BAR_TRAIN_ERROR), text + f" (it is {100 * m:.1f}%, n={len(shallow)})"
 
 
-def _verdict(condition: bool, *values: float) -> str:
-  if not all(np.isfinite(v) for v in values):
-    return "not checked: a run it needs did not finish"
-  return "holds" if condition else "does not hold"
-
-
-def findings(groups, out_dir, ds) -> list[str]:
-  lo, hi = min(ds), max(ds)
-  err = lambda r: _final_train_error(out_dir, r)
-  lines = []
-  if lo == hi:
-    return ["only one depth ran; no depth trend to check"]
-  for norm in NORMS:
-    p_lo, p_hi = _mean(groups, f"plain{lo}_{norm}", err), _mean(groups, f"plain{hi}_{norm}", err)
-    r_lo, r_hi = _mean(groups, f"resnet{lo}_{norm}", err), _mean(groups, f"resnet{hi}_{norm}", err)
-    lines.append(
-      f"norm={norm}: deeper plain nets train worse — plain-{hi} final training error "
-      f"{100 * p_hi:.1f}% vs plain-{lo} {100 * p_lo:.1f}%: "
-      f"**{_verdict(p_hi > p_lo, p_hi, p_lo)}**."
-    )
-    verdict = _verdict(r_hi <= r_lo + 0.01, r_hi, r_lo)
-    if _all_diverged(groups, f"resnet{hi}_{norm}"):
-      verdict = f"does not hold: every resnet-{hi} run diverged (see below)"
-    lines.append(
-      f"norm={norm}: residual nets improve or hold with depth — resnet-{hi} "
-      f"{_pct(r_hi)} vs resnet-{lo} {_pct(r_lo)} (1-point tolerance): "
-      f"**{verdict}**; at depth {hi} residual {_pct(r_hi)} vs plain {_pct(p_hi)}."
-    )
-  ratio = lambda which: lambda r: _first_last_ratio(out_dir, r, which)
-  bn = _mean(groups, f"plain{hi}_batch", ratio("train"))
-  none = _mean(groups, f"plain{hi}_none", ratio("train"))
-  bn0 = _mean(groups, f"plain{hi}_batch", ratio("init"))
-  none0 = _mean(groups, f"plain{hi}_none", ratio("init"))
-  lines.append(
-    f"plain-{hi} first/last-layer gradient ratio with batch norm: {bn0:.3g} at init, "
-    f"{bn:.3g} during training; without normalisation: {none0:.3g} at init, "
-    f"{none:.3g} during training. With batch norm the gradients do not vanish "
-    f"(ratio >= 0.1): **{_verdict(bn >= 0.1, bn)}**; without "
-    f"normalisation they vanish (ratio < 0.1 and below the batch-norm one): "
-    f"**{_verdict(none < 0.1 and none < bn, none, bn)}**."
-  )
-  for name, runs in groups.items():
-    failed = [r for r in runs if r.get("diverged")]
-    if failed:
-      lines.append(
-        f"{name} diverged in {len(failed)} of {len(runs)} seeds ({failed[0]['diverged']}"
-        f"). Without normalisation each residual block adds its branch's variance to "
-        f"the sum, so the activations grow with depth; the learning rate that trains "
-        f"the shallow nets is too large for the deep one (the reason for Fixup / "
-        f"zero-initialised residual branches)."
-      )
-  return lines
-
-
-def _pct(value: float) -> str:
-  return f"{100 * value:.1f}%" if np.isfinite(value) else "n/a (no finished run)"
-
-
-def _all_diverged(groups, name) -> bool:
+def _stat(groups, name, getter) -> tuple[float, str]:
   runs = groups.get(name, [])
-  return bool(runs) and all(r.get("diverged") for r in runs)
+  values = tables.column(runs, getter)
+  return tables.mean_std(values)[0], tables.fmt(values)
 
 
-def summary_line(results, meta) -> str:
-  groups = tables.by_variant(results)
-  ds = sorted({r["labels"]["depth"] for r in results})
-  lo, hi = min(ds), max(ds)
-  f1 = lambda r: r["evals"]["test"]["macro_f1"]
-  parts = [f"{a}-{d} {_cell(groups, f'{a}{d}_batch', f1)}" for a in ARCHS for d in sorted({lo, hi})]
-  return (
-    f"**Depth** (preset `{meta['preset']}`, commit {tables.short_commit(meta)}): test macro-F1 % with "
-    f"batch norm: " + ", ".join(parts) + "."
+def findings(runs, out_dir) -> list[findings_lib.Finding]:
+  del out_dir
+  groups = tables.by_variant(runs)
+  train = lambda r: r["final_train_error"]
+  out = []
+  p20, p20s = _stat(groups, "plain20", train)
+  p56, p56s = _stat(groups, "plain56", train)
+  out.append(
+    findings_lib.Finding(
+      "He et al. 2016, Fig. 6 (left): deeper plain nets reach a higher training error "
+      "(degradation): plain-56 above plain-20",
+      findings_lib.check(
+        tables.compare(groups.get("plain56", []), groups.get("plain20", []), train) > 0,
+        p20,
+        p56,
+      ),
+      f"final training error plain-56 {p56s}% vs plain-20 {p20s}% (a difference counts when "
+      "it exceeds the two seed spreads).",
+    )
   )
+  r20, r20s = _stat(groups, "resnet20", train)
+  r56, r56s = _stat(groups, "resnet56", train)
+  r110, r110s = _stat(groups, "resnet110", train)
+  out.append(
+    findings_lib.Finding(
+      "He et al. 2016, Fig. 6 (middle): deeper ResNets reach a lower or equal training error: "
+      "ResNet-56 and ResNet-110 at most 1 point above ResNet-20",
+      findings_lib.check(r56 <= r20 + 0.01 and (r110 <= r20 + 0.01 or r110 != r110), r20, r56),
+      f"final training error ResNet-20 {r20s}%, ResNet-56 {r56s}%, ResNet-110 {r110s}%.",
+    )
+  )
+  out.append(
+    findings_lib.Finding(
+      "He et al. 2016, Fig. 6: at depth 56 the residual net trains to a lower error than the "
+      "plain net",
+      findings_lib.check(
+        tables.compare(groups.get("plain56", []), groups.get("resnet56", []), train) > 0,
+        p56,
+        r56,
+      ),
+      f"final training error plain-56 {p56s}% vs ResNet-56 {r56s}%.",
+    )
+  )
+  test = {d: _stat(groups, f"resnet{d}", _test_error) for d in HE_2016_TEST_ERROR}
+  ran = [d for d in HE_2016_TEST_ERROR if np.isfinite(test[d][0])]
+  falling = all(test[a][0] >= test[b][0] - 0.01 for a, b in zip(ran, ran[1:]))
+  out.append(
+    findings_lib.Finding(
+      "He et al. 2016, Table 6: ResNet test error falls with depth up to 110 layers on "
+      "CIFAR-10 (8.75% at 20, 6.97% at 56, 6.43% at 110)",
+      findings_lib.check(falling and len(ran) >= 2, *(test[d][0] for d in ran)) if ran else None,
+      "test error here: "
+      + ", ".join(f"ResNet-{d} {test[d][1]}%" for d in ran)
+      + " (each at most 1 point above the shallower one counts as falling).",
+    )
+  )
+  return out
+
+
+def key_figure(runs, out_dir) -> str:
+  del out_dir
+  groups = tables.by_variant(runs)
+  parts = [
+    f"{name} {_stat(groups, name, lambda r: r['final_train_error'])[1]}"
+    for name in ("plain20", "plain56", "resnet20", "resnet56", "resnet110")
+    if name in groups
+  ]
+  f1 = [
+    f"{name} {_stat(groups, name, lambda r: r['evals']['test']['macro_f1'])[1]}"
+    for name in ("resnet20", "resnet56")
+    if name in groups
+  ]
+  return f"final training error %: {', '.join(parts)}; test macro-F1 %: {', '.join(f1)}."
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Imbalance study: no fix, oversampling, undersampling, class-weighted loss, focal loss.
 
-Command: python -m experiments.imbalance --preset=quick --out=experiments/results/imbalance
-Every variant trains for the same number of steps (samplers change the epoch length) and is
-evaluated at the end. Reports macro-F1, accuracy and the recall of the rarest and the most
+Command: python -m experiments.imbalance --preset=cpu
+The shared strong baseline (presets.strong_baseline); every variant trains for the same
+number of steps (samplers change the epoch length) and keeps the checkpoint with the best
+validation macro-F1. Reports macro-F1, accuracy and the recall of the rarest and the most
 frequent training classes.
 """
 
@@ -13,67 +14,66 @@ import sys
 
 import numpy as np
 
-from experiments import cli, presets, sweep, tables
+from experiments import cli, convergence, sweep, tables, train_filter
+from experiments import findings as findings_lib
+from experiments import presets as presets_lib
 
 STUDY = "imbalance"
-CONFIG_FILE = "configs/lenet.py"
+TITLE = "Class imbalance"
+CONFIG_FILE = "configs/default.py"
+CRITERION = convergence.Plateau()
 NUM_EXTREME = 3  # rarest / most frequent classes shown
+# The step budget's unit: one epoch of the natural training split (4159 images, batch 128).
+# num_epochs is only a ceiling; max_steps decides, so every sampler gets the same steps.
+STEPS_PER_EPOCH = 33
 
-# Same step budget for every sampler: num_epochs is a ceiling, max_steps decides; one
-# evaluation at the end (the selected checkpoint is the last).
-_BUDGET = {"train.num_epochs": 1000.0, "train.eval_every_epochs": 1000.0}
-
-PRESETS = {
-  "tiny": sweep.Preset(
-    "tiny",
-    "synthetic set, 16 px, 2 steps",
-    presets.TINY_SEEDS,
-    presets.merged(presets.TINY_DATA, {"data.undersample_cap": 4}),
-    split_alias=presets.TINY_ALIAS,
-  ),
-  "quick": sweep.Preset(
-    "quick",
-    "abstract_icons, lenet5, 32 px, 150 steps of 128 (~5 epochs)",
-    presets.SEEDS,
-    presets.merged(
-      presets.QUICK_DATA,
-      _BUDGET,
-      {"train.max_steps": 150, "train.log_every": 25, "data.undersample_cap": 100},
-    ),
-  ),
-  "full": sweep.Preset(
-    "full",
-    "abstract_icons, resnet20, 64 px, 3000 steps of 128",
-    presets.SEEDS,
-    presets.merged(
-      presets.FULL_DATA,
-      _BUDGET,
-      {
-        "model.name": "resnet20",
-        "model.options.in_channels": 3,
-        "optimizer.name": "sgd",
-        "optimizer.lr": 0.1,
-        "optimizer.weight_decay": 5e-4,
-        "train.max_steps": 3000,
-        "train.log_every": 50,
-        "data.undersample_cap": 150,
-      },
-    ),
-  ),
-}
 
 METHODS = {
-  "none": {},
-  "oversample": {"data.balance": "oversample"},
-  "undersample": {"data.balance": "undersample"},
-  "class_weighted": {"data.class_weighting": "inverse"},
-  "focal": {"loss.focal_gamma": 2.0},
+  "none": ({}, ""),
+  "oversample": ({"data.balance": "oversample"}, "Buda et al. 2018 (oversampling)"),
+  "undersample": ({"data.balance": "undersample"}, "Buda et al. 2018 (undersampling)"),
+  "class_weighted": ({"data.class_weighting": "inverse"}, "inverse-frequency class weights"),
+  "focal": ({"loss.focal_gamma": 2.0}, "Lin et al. 2017 (focal loss, gamma 2)"),
+}
+
+PRESETS = {
+  "smoke": sweep.Preset(
+    "smoke",
+    "synthetic set, 16 px, 2 steps",
+    presets_lib.SMOKE_SEEDS,
+    presets_lib.merged(presets_lib.SMOKE, presets_lib.SMOKE_LENET, {"data.undersample_cap": 4}),
+    split_alias=presets_lib.SMOKE_ALIAS,
+  ),
+  "cpu": sweep.Preset(
+    "cpu",
+    "abstract_icons, resnet18 (ImageNet stem, width 0.5), 64 px, SGD cosine, 60 epochs' "
+    "steps for every sampler",
+    presets_lib.SEEDS,
+    presets_lib.merged(
+      presets_lib.CPU,
+      presets_lib.strong_baseline(64, 60.0),
+      {"train.num_epochs": 10000.0, "train.max_steps": 60 * STEPS_PER_EPOCH},
+      {"data.undersample_cap": 100},
+    ),
+  ),
+  "gpu": sweep.Preset(
+    "gpu",
+    "abstract_icons, resnet18 (ImageNet stem, width 0.5), 128 px, SGD cosine, 100 epochs' "
+    "steps for every sampler",
+    presets_lib.SEEDS,
+    presets_lib.merged(
+      presets_lib.GPU,
+      presets_lib.strong_baseline(128, 100.0),
+      {"train.num_epochs": 10000.0, "train.max_steps": 100 * STEPS_PER_EPOCH},
+      {"data.undersample_cap": 150},
+    ),
+  ),
 }
 
 
 def variants(preset: sweep.Preset) -> list[sweep.Variant]:
   del preset
-  return [sweep.Variant(name, o, labels=dict(method=name)) for name, o in METHODS.items()]
+  return [sweep.Variant(name, o, labels=dict(method=name)) for name, (o, _) in METHODS.items()]
 
 
 def eval_specs(preset: sweep.Preset) -> list[sweep.EvalSpec]:
@@ -83,7 +83,7 @@ def eval_specs(preset: sweep.Preset) -> list[sweep.EvalSpec]:
 
 def extra(config, workdir: str) -> dict:
   """Training class counts after this run's filter (ranks the rarest / most frequent)."""
-  labels, _, files = sweep.split_metadata(config.data, "train")
+  labels, _, files = train_filter.split_metadata(config.data, "train")
   if config.data.cleaned_manifest:
     from abstract_cls.data import sources  # pylint: disable=g-import-not-at-top
 
@@ -118,15 +118,25 @@ def _group_recall(codes_list):
   return lambda r: np.mean([r["evals"]["test"]["per_class"][c]["recall"] for c in codes_list])
 
 
-def write_report(results, meta, out_dir) -> str:
-  out_dir = pathlib.Path(out_dir)
-  groups = tables.by_variant(results)
-  rare, frequent, counts = extremes(results)
+def _f1(r) -> float:
+  return r["evals"]["test"]["macro_f1"]
+
+
+def _extreme_codes(runs) -> tuple[list[str], list[str], np.ndarray]:
+  rare, frequent, counts = extremes(runs)
   codes = _codes()
-  rare_codes, freq_codes = [codes[i] for i in rare], [codes[i] for i in frequent]
-  support = results[0]["evals"]["test"]["per_class"]
+  return [codes[i] for i in rare], [codes[i] for i in frequent], counts
+
+
+def report(runs, meta, out_dir) -> str:
+  del meta
+  groups = tables.by_variant(runs)
+  rare_codes, freq_codes, counts = _extreme_codes(runs)
+  codes = _codes()
+  support = runs[0]["evals"]["test"]["per_class"]
   headers = [
     "method",
+    "converged",
     "test macro-F1 %",
     "test accuracy %",
     f"mean recall, {NUM_EXTREME} rarest %",
@@ -136,16 +146,17 @@ def write_report(results, meta, out_dir) -> str:
     for c in rare_codes + freq_codes
   ]
   rows = []
-  for name, runs in groups.items():
+  for name, rs in groups.items():
     rows.append(
       [
         name,
-        tables.fmt(tables.column(runs, lambda r: r["evals"]["test"]["macro_f1"])),
-        tables.fmt(tables.column(runs, lambda r: r["evals"]["test"]["accuracy"])),
-        tables.fmt(tables.column(runs, _group_recall(rare_codes))),
-        tables.fmt(tables.column(runs, _group_recall(freq_codes))),
+        f"{sum(r['converged'] for r in rs)}/{len(rs)}",
+        tables.fmt(tables.column(rs, _f1)),
+        tables.fmt(tables.column(rs, lambda r: r["evals"]["test"]["accuracy"])),
+        tables.fmt(tables.column(rs, _group_recall(rare_codes))),
+        tables.fmt(tables.column(rs, _group_recall(freq_codes))),
       ]
-      + [tables.fmt(tables.column(runs, _recall(c))) for c in rare_codes + freq_codes]
+      + [tables.fmt(tables.column(rs, _recall(c))) for c in rare_codes + freq_codes]
     )
   text = tables.markdown_table(headers, rows)
   fig, axes = tables.new_figure(width=8.0)
@@ -154,62 +165,66 @@ def write_report(results, meta, out_dir) -> str:
   shown = rare_codes + freq_codes
   width = 0.8 / max(len(names), 1)
   for k, name in enumerate(names):
-    ms = [100 * tables.mean_std(tables.column(groups[name], _recall(c)))[0] for c in shown]
-    ax.bar(np.arange(len(shown)) + k * width, ms, width, label=name)
+    stats = [tables.mean_std(tables.column(groups[name], _recall(c))) for c in shown]
+    ax.bar(
+      np.arange(len(shown)) + k * width,
+      [100 * m for m, _ in stats],
+      width,
+      yerr=[100 * s for _, s in stats],
+      capsize=2,
+      label=f"{name} (n={len(groups[name])})",
+    )
   ax.set_xticks(np.arange(len(shown)) + 0.4 - width / 2)
   ax.set_xticklabels([f"{c}\n(n={counts[codes.index(c)]:.0f})" for c in shown], fontsize=7)
-  ax.set_ylabel("test recall (%)")
+  ax.set_ylabel("test recall (%), mean ± std")
   ax.set_title("rarest (left) and most frequent (right) training classes")
   ax.legend(fontsize=7)
-  plot = tables.save_figure(fig, out_dir / "recall_rare_vs_frequent.png")
+  plot = tables.save_figure(fig, pathlib.Path(out_dir) / "recall_rare_vs_frequent.png")
   text += f"\n![{plot}]({plot})\n\n"
   text += (
     "Recall per class is over the test split, whose rarest classes have few images "
-    "(support in the header), so their recalls move in large steps.\n\n"
+    "(support in the header), so their recalls move in large steps.\n"
   )
-  text += "**Findings:**\n\n" + "".join(f"- {x}\n" for x in findings(groups, rare_codes))
   return text
 
 
-def findings(groups, rare_codes) -> list[str]:
-  f1 = lambda r: r["evals"]["test"]["macro_f1"]
-  base_f1 = tables.mean_std(tables.column(groups.get("none", []), f1))[0]
-  base_rare = tables.mean_std(tables.column(groups.get("none", []), _group_recall(rare_codes)))[0]
-  lines = []
-  for name, runs in groups.items():
+def findings(runs, out_dir) -> list[findings_lib.Finding]:
+  del out_dir
+  if not runs:
+    return []
+  groups = tables.by_variant(runs)
+  base = groups.get("none", [])
+  rare_codes, _, _ = _extreme_codes(runs)
+  rare = _group_recall(rare_codes)
+  stat = lambda rs, g: tables.mean_std(tables.column(rs, g))[0]
+  out = []
+  for name, rs in groups.items():
     if name == "none":
       continue
-    m = tables.mean_std(tables.column(runs, f1))[0]
-    rare = tables.mean_std(tables.column(runs, _group_recall(rare_codes)))[0]
-    direction = tables.compare(runs, groups.get("none", []), f1)
-    f1_up, f1_down = direction > 0, direction < 0
-    rare_up = rare > base_rare
-    # The literature's claim: rebalancing trades head accuracy for tail recall and macro-F1.
-    verdict = (
-      "agrees with the literature (both higher)"
-      if f1_up and rare_up
-      else "agrees only in part (macro-F1 higher, rarest-class recall not)"
-      if f1_up
-      else "agrees only in part (rarest-class recall higher, macro-F1 not)"
-      if rare_up
-      else "disagrees with the literature at this budget (neither higher)"
+    direction = tables.compare(rs, base, _f1)
+    out.append(
+      findings_lib.Finding(
+        f"{METHODS[name][1]}: rebalancing raises macro-F1 and the rarest classes' recall over "
+        "plain training",
+        findings_lib.check(
+          direction > 0 and stat(rs, rare) > stat(base, rare), stat(rs, _f1), stat(base, _f1)
+        ),
+        f"test macro-F1 {tables.fmt(tables.column(rs, _f1))}% vs "
+        f"{tables.fmt(tables.column(base, _f1))}% ("
+        f"{'above' if direction > 0 else 'below' if direction < 0 else 'within'} the seed "
+        f"spreads); recall of the {NUM_EXTREME} rarest classes {100 * stat(rs, rare):.1f}% vs "
+        f"{100 * stat(base, rare):.1f}%.",
+      )
     )
-    change = "higher" if f1_up else "lower" if f1_down else "no change beyond the seed spread"
-    lines.append(
-      f"{name}: macro-F1 {100 * m:.1f}% vs {100 * base_f1:.1f}% without a fix "
-      f"({100 * (m - base_f1):+.1f} points, {change}); rarest-class recall "
-      f"{100 * rare:.1f}% vs {100 * base_rare:.1f}%: {verdict}."
-    )
-  return lines
+  return out
 
 
-def summary_line(results, meta) -> str:
-  groups = tables.by_variant(results)
-  f1 = lambda r: r["evals"]["test"]["macro_f1"]
-  parts = [f"{n} {tables.fmt(tables.column(runs, f1))}" for n, runs in groups.items()]
+def key_figure(runs, out_dir) -> str:
+  del out_dir
+  groups = tables.by_variant(runs)
   return (
-    f"**Imbalance** (preset `{meta['preset']}`, commit {tables.short_commit(meta)}): test macro-F1 % "
-    + ", ".join(parts)
+    "test macro-F1 % "
+    + ", ".join(f"{n} {tables.fmt(tables.column(rs, _f1))}" for n, rs in groups.items())
     + "."
   )
 

@@ -13,10 +13,14 @@ from __future__ import annotations
 import dataclasses
 import sys
 
-from experiments import cli, presets, sweep, tables
+from experiments import cli, convergence, sweep, tables
+from experiments import findings as findings_lib
+from experiments import presets as presets_lib
 
 STUDY = "recipes"
+TITLE = "Recipe levers"
 CONFIG_FILE = "configs/resnet.py"
+CRITERION = convergence.Plateau()
 DEFAULT_EPOCHS = 60.0
 
 # Training images/s of an arm relative to the default (resnet18, width 0.5, 64 px, batch 128)
@@ -116,17 +120,17 @@ LEVERS = (
 )
 
 SMOKE = {
-  **presets.TINY_DATA,
+  **presets_lib.SMOKE,
   "model.name": "resnet18",
   "model.options.width": 0.125,
 }
 PRESETS = {
-  "tiny": sweep.Preset(
-    "tiny",
+  "smoke": sweep.Preset(
+    "smoke",
     "synthetic set, 16 px, 2 steps",
-    presets.TINY_SEEDS,
+    presets_lib.SMOKE_SEEDS,
     SMOKE,
-    split_alias=presets.TINY_ALIAS,
+    split_alias=presets_lib.SMOKE_ALIAS,
   ),
   "cpu": sweep.Preset(
     "cpu",
@@ -150,10 +154,10 @@ def arms() -> dict[str, tuple[str, dict]]:
 
 
 def variants(preset: sweep.Preset) -> list[sweep.Variant]:
-  tiny = preset.name == "tiny"
+  smoke = preset.name == "smoke"
   out = []
   for name, (lever, overrides) in arms().items():
-    if tiny:  # the smoke run keeps every arm's kind of change, not its size or length
+    if smoke:  # the smoke run keeps every arm's kind of change, not its size or length
       overrides = {k: v for k, v in overrides.items() if k not in _SIZE_KEYS}
     out.append(sweep.Variant(name, overrides, labels=dict(lever=lever)))
   return out
@@ -285,25 +289,88 @@ def family_section() -> str:
   )
 
 
-def write_report(results, meta, out_dir) -> str:
-  del out_dir
+def report(runs, meta, out_dir) -> str:
+  del meta, out_dir
   text = family_section() + (
     "Each arm is configs/resnet.py with the change shown, trained to the default's time "
     "budget (arms that change the cost of a step get the epochs that fit it); test and "
     "unseen-style figures are the checkpoint with the best validation macro-F1. Verdict: "
     "every seed of one arm above every seed of the other on test macro-F1, else no clear "
-    "effect. S / I / P: sketch, illustration, pictogram test images.\n\n"
+    "effect. S / I / P: sketch, illustration, pictogram test images. Every run is in the "
+    "table; the findings below use the converged runs only.\n\n"
   )
-  text += tables.markdown_table(HEADERS, lever_rows(results)) + "\n\n" + tta_line(results) + "\n"
-  return text
+  return text + tables.markdown_table(HEADERS, lever_rows(runs)) + "\n\n" + tta_line(runs) + "\n"
 
 
-def summary_line(results, meta) -> str:
-  base = tables.by_variant(results).get(BASELINE, [])
+# arm -> (the verdict the literature predicts against the default, the claim with its source)
+CLAIMS = {
+  "32px": ("hurts", "Resolution is worth more than epochs at equal compute (Tan & Le 2019)"),
+  "48px": ("hurts", "Resolution is worth more than epochs at equal compute (Tan & Le 2019)"),
+  "80px": ("helps", "Higher input resolution helps at equal compute (Tan & Le 2019)"),
+  "width0.75": ("helps", "Wider residual nets generalise better (Zagoruyko & Komodakis 2016)"),
+  "sqrt_sampling": ("helps", "Class-balanced sampling raises macro-F1 (Buda et al. 2018)"),
+  "oversample": ("helps", "Oversampling rare classes raises macro-F1 (Buda et al. 2018)"),
+  "weak_augment": ("hurts", "Augmentation helps small data sets (Shorten & Khoshgoftaar 2019)"),
+  "strong_augment": ("helps", "Stronger augmentation helps small data sets (Cubuk et al. 2020)"),
+  "no_smoothing": ("hurts", "Label smoothing 0.1 improves accuracy (Szegedy et al. 2016)"),
+  "mixup": ("helps", "Mixup improves generalisation (Zhang et al. 2018)"),
+  "cutmix": ("helps", "CutMix improves generalisation (Yun et al. 2019)"),
+  "ema": (
+    "helps",
+    "An exponential moving average of the weights generalises better (Polyak & Juditsky 1992)",
+  ),
+  "swa": ("helps", "Stochastic weight averaging generalises better (Izmailov et al. 2018)"),
+  "long_warmup": (
+    "no clear effect",
+    "A long warm-up then annealing trains as well (Smith & Topin 2019)",
+  ),
+  "cosine_restarts": (
+    "no clear effect",
+    "Warm restarts match a single cosine at equal epochs (Loshchilov & Hutter 2017)",
+  ),
+  "batch64": (
+    "no clear effect",
+    "Linear learning-rate scaling keeps accuracy across batch sizes (Goyal et al. 2017)",
+  ),
+  "batch256": (
+    "no clear effect",
+    "Linear learning-rate scaling keeps accuracy across batch sizes (Goyal et al. 2017)",
+  ),
+  "adamw": (
+    "hurts",
+    "Adaptive optimisers generalise worse than SGD on image classification (Wilson et al. 2017)",
+  ),
+}
+
+
+def findings(runs, out_dir) -> list[findings_lib.Finding]:
+  """One finding per arm: its verdict against the default (converged runs only)."""
+  del out_dir
+  groups = tables.by_variant(runs)
+  base = groups.get(BASELINE, [])
+  out = []
+  for arm, (expected, claim) in CLAIMS.items():
+    got = verdict(base, groups.get(arm, []))
+    f1 = tables.fmt(tables.column(groups.get(arm, []), _f1("test")))
+    evidence = (
+      f"{arm} test macro-F1 % {f1} vs default {tables.fmt(tables.column(base, _f1('test')))}: "
+      f"{got} (predicted: {expected})"
+    )
+    holds = None if got.startswith("pending") else got == expected
+    out.append(
+      findings_lib.Finding(f"{claim}: {arm} {expected} against the default", holds, evidence)
+    )
+  return out
+
+
+def key_figure(runs, out_dir) -> str:
+  del out_dir
+  groups = tables.by_variant(runs)
+  base = groups.get(BASELINE, [])
+  helping = [a for a in arms() if a != BASELINE and verdict(base, groups.get(a, [])) == "helps"]
   return (
-    f"**Recipe levers** (preset `{meta['preset']}`, commit {tables.short_commit(meta)}): "
-    f"default test macro-F1 % {tables.fmt(tables.column(base, _f1('test')))}; "
-    f"{len(tables.by_variant(results))} arms in results/recipes.md."
+    f"default test macro-F1 % {tables.fmt(tables.column(base, _f1('test')))}; arms that help: "
+    f"{', '.join(helping) or 'none'} ({len(groups)} arms in results/recipes.md)."
   )
 
 

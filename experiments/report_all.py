@@ -1,7 +1,8 @@
 """Regenerates experiments/SUMMARY.md and the generated sections of experiments/README.md.
 
 Command: python -m experiments.report_all [--results=experiments/results] [--check]
-Each study's command writes results/<study>/report.md and summary.md; this tool copies them
+Each study's command writes results/<study>/report.md and summary.md (its key figure beside
+the chance level of its test split); this tool copies them
 between `<!-- BEGIN generated:<study> -->` and `<!-- END generated:<study> -->` in
 experiments/README.md (image links re-rooted at results/<study>/) and writes SUMMARY.md, the
 one-line-per-study digest that the top-level README includes. No number is typed by hand.
@@ -15,7 +16,8 @@ import re
 import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
-STUDIES = ("depth", "architectures", "regularisation", "imbalance", "domains")
+STUDIES = ("gradients_at_init", "depth", "architectures", "regularisation", "imbalance", "domains")
+PUBLISHED_PRESET = "cpu"
 _BLOCK = re.compile(
   r"(<!-- BEGIN generated:(?P<key>[\w-]+) -->\n)(?P<body>.*?)"
   r"(<!-- END generated:(?P=key) -->)",
@@ -26,8 +28,8 @@ _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)/]+\.png)\)")
 
 def _not_run(study: str) -> str:
   return (
-    f"_Not run yet: `python -m experiments.{study} --preset=quick` writes "
-    f"results/{study}/report.md._\n"
+    f"_Not yet run with the {PUBLISHED_PRESET} preset: `python -m experiments.{study} "
+    f"--preset={PUBLISHED_PRESET}` writes results/{study}/report.md._\n"
   )
 
 
@@ -58,7 +60,10 @@ def summary(results: pathlib.Path) -> str:
     if path.exists():
       lines.append("- " + path.read_text(encoding="utf-8").strip())
     else:
-      lines.append(f"- **{study}**: not run yet (`python -m experiments.{study} --preset=quick`).")
+      lines.append(
+        f"- **{study}**: not yet run with the {PUBLISHED_PRESET} preset "
+        f"(`python -m experiments.{study} --preset={PUBLISHED_PRESET}`)."
+      )
   return "\n".join(lines) + "\n"
 
 

@@ -1,31 +1,28 @@
-"""Shared sweep machinery: configs from a base config + overrides, run or skip, collect, aggregate.
+"""Shared sweep machinery: configs from a base config + overrides, run or skip, evaluate, record.
 
-A study is a list of `Variant`s (a name, labels for the tables, config overrides) run for
-every seed of a `Preset` through abstract_cls.train.loop.train_and_evaluate (Contract 5).
-Each (variant, seed) has its own workdir OUT/runs/<variant>/seed_<s>/; a finished run leaves
-result.json there and is skipped on the next call (an unfinished one resumes from its
-checkpoint, as the trainer does). After training, the best checkpoint by validation macro-F1
-(model selection on the training data's validation split) is evaluated on the study's
-`EvalSpec`s, which may restrict a union of splits to some domains.
+A study is a list of `Variant`s (a name, labels for the tables, config overrides, optionally
+an initialisation scheme and its own seeds) run through abstract_cls.train.loop.
+train_and_evaluate. Each (variant, seed) has its own workdir OUT/runs/<variant>/seed_<s>/; a
+finished run leaves result.json there and is skipped on the next call (an unfinished one
+resumes from its checkpoint, as the trainer does). After training, the best checkpoint by
+validation macro-F1 (model selection on the training data's validation split) is evaluated
+on the study's `EvalSpec`s, which may restrict a union of splits to some domains.
 
-Training-set restrictions (a stratified subset for the quick preset, training domains for
-the unseen-domain study) go through the pipeline's existing `data.cleaned_manifest` field:
-the sweep writes a CSV that marks the excluded files keep=0, so no pipeline change is needed.
+result.json is the run's whole record for the reports: the evaluations, and the training and
+validation curves copied from metrics.jsonl (experiments.run_record), so the other files of a
+workdir (checkpoints, logs) stay out of the repository.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime
 import hashlib
+import importlib
 import json
 import os
 import pathlib
-import platform
-import runpy
 import shutil
-import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -33,7 +30,9 @@ from typing import Any
 import ml_collections
 import numpy as np
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from experiments import initialisation, provenance, run_record, train_filter
+
+ROOT = provenance.ROOT
 RESULT_FILE = "result.json"
 
 
@@ -45,6 +44,8 @@ class Variant:
   overrides: Mapping[str, Any]
   labels: Mapping[str, Any] = dataclasses.field(default_factory=dict)
   train_domains: tuple[str, ...] = ()  # () = every domain
+  init: str = "default"  # an experiments.initialisation scheme applied after construction
+  seeds: tuple[int, ...] | None = None  # None = the preset's seeds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +60,7 @@ class EvalSpec:
 @dataclasses.dataclass(frozen=True)
 class Preset:
   name: str
-  description: str  # what it runs, in words, for the tables' stamp
+  description: str  # what it runs, in words, for the reports' stamp
   seeds: tuple[int, ...]
   overrides: Mapping[str, Any]  # applied to every run before the variant's overrides
   train_fraction: float = 1.0  # stratified subset of the training split (per class, >= 1)
@@ -68,12 +69,14 @@ class Preset:
 
 
 def load_config(config_file: str) -> ml_collections.ConfigDict:
+  """get_config() of configs/<name>.py, imported as the module configs.<name>."""
   path = pathlib.Path(config_file)
-  if not path.is_absolute():
-    path = ROOT / path
+  path = path if path.is_absolute() else ROOT / path
   if not path.is_file():
     raise FileNotFoundError(f"config file {path} does not exist")
-  return runpy.run_path(str(path))["get_config"]()
+  if path.parent != ROOT / "configs":
+    raise ValueError(f"config file {path}: the studies use the files in {ROOT / 'configs'}")
+  return importlib.import_module(f"configs.{path.stem}").get_config()
 
 
 def apply_overrides(config: ml_collections.ConfigDict, overrides: Mapping[str, Any]) -> None:
@@ -100,68 +103,15 @@ def build_config(config_file: str, preset: Preset, variant: Variant, seed: int):
   return config
 
 
+def plan(preset: Preset, variants: Sequence[Variant]) -> list[tuple[Variant, int]]:
+  """Seed-major order: every variant's first seed before any second seed, so a sweep cut
+  short still compares all variants (with fewer seeds; the tables give n per cell)."""
+  seeds = sorted({s for v in variants for s in (v.seeds or preset.seeds)})
+  return [(v, s) for s in seeds for v in variants if s in (v.seeds or preset.seeds)]
+
+
 # ---------------------------------------------------------------------------------------------
-# Data: file metadata per split, the cleaned-manifest filter, cached evaluation inputs.
-
-
-def split_metadata(data_config, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-  """(labels, domains, file_names) of a split without decoding pixels."""
-  from abstract_cls.data import sources  # pylint: disable=g-import-not-at-top
-
-  plain = ml_collections.ConfigDict(data_config.to_dict())
-  plain.cleaned_manifest = ""
-  source = sources.open_source(plain, split)
-  meta = [sources.record_metadata(source[i]) for i in range(len(source))]
-  return (
-    np.array([m[0] for m in meta], np.int32),
-    np.array([m[1] for m in meta], np.int32),
-    np.array([m[2] for m in meta], dtype=str),
-  )
-
-
-def domain_indices(names: Sequence[str]) -> list[int]:
-  from abstract_cls import taxonomy  # pylint: disable=g-import-not-at-top
-
-  unknown = [n for n in names if n not in taxonomy.DOMAIN_INDEX]
-  if unknown:
-    raise ValueError(f"unknown domain(s) {unknown}; known: {taxonomy.DOMAINS}")
-  return [taxonomy.DOMAIN_INDEX[n] for n in names]
-
-
-def write_train_filter(
-  data_config, preset: Preset, variant: Variant, seed: int, path: pathlib.Path
-) -> str:
-  """Writes the cleaned-manifest CSV for this run's training restrictions; '' if none.
-
-  Dropped: train/validation files outside variant.train_domains, and (train_fraction < 1)
-  a per-class random part of the train split chosen by `seed` (at least one image per class).
-  """
-  if preset.train_fraction >= 1.0 and not variant.train_domains:
-    return ""
-  rows = []
-  rng = np.random.default_rng(1000 + seed)
-  keep_domains = set(domain_indices(variant.train_domains)) if variant.train_domains else None
-  for split in ("train", "validation"):
-    labels, domains, files = split_metadata(data_config, split)
-    keep = np.ones(len(files), bool)
-    if keep_domains is not None:
-      keep &= np.isin(domains, list(keep_domains))
-    if split == "train" and preset.train_fraction < 1.0:
-      for c in np.unique(labels):
-        members = np.flatnonzero((labels == c) & keep)
-        n = max(1, int(round(preset.train_fraction * len(members))))
-        keep[rng.permutation(members)[n:]] = False
-    rows += [
-      (f, "1" if k else "0", "" if k else "experiments: outside this run's training set")
-      for f, k in zip(files, keep)
-    ]
-  path.parent.mkdir(parents=True, exist_ok=True)
-  with path.open("w", newline="", encoding="utf-8") as f:
-    writer = csv.writer(f)
-    writer.writerow(["file_name", "keep", "reason"])
-    writer.writerows(rows)
-  return str(path)
-
+# Evaluation of the selected checkpoint.
 
 _EVAL_CACHE: dict[tuple, Any] = {}
 
@@ -221,7 +171,11 @@ def evaluate_checkpoint(config, workdir: str, specs: Sequence[EvalSpec]) -> dict
           np.asarray(eval_input.domains),
         )
       lab, pred, dom = predictions[split]
-      keep = np.isin(dom, domain_indices(spec.domains)) if spec.domains else np.ones(len(lab), bool)
+      keep = (
+        np.isin(dom, train_filter.domain_indices(spec.domains))
+        if spec.domains
+        else np.ones(len(lab), bool)
+      )
       labels.append(lab[keep])
       preds.append(pred[keep])
       domains.append(dom[keep])
@@ -237,12 +191,27 @@ def evaluate_checkpoint(config, workdir: str, specs: Sequence[EvalSpec]) -> dict
 # Running a sweep.
 
 
-def run_dir(out_dir: str | os.PathLike, variant: Variant, seed: int) -> pathlib.Path:
-  return pathlib.Path(out_dir) / "runs" / variant.name / f"seed_{seed}"
+def run_dir(out_dir: str | os.PathLike, variant_name: str, seed: int) -> pathlib.Path:
+  return pathlib.Path(out_dir) / "runs" / variant_name / f"seed_{seed}"
 
 
-def _config_hash(config) -> str:
-  return hashlib.sha256(config.to_json_best_effort(sort_keys=True).encode()).hexdigest()[:16]
+def _config_hash(config, preset: Preset, variant: Variant) -> str:
+  text = config.to_json_best_effort(sort_keys=True)
+  text += f"|fraction={preset.train_fraction}|init={variant.init}"
+  return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _train(config, workdir: pathlib.Path, variant: Variant, log) -> tuple[dict, str]:
+  """-> (the trainer's final dict, '' or the divergence message)."""
+  from abstract_cls.train import loop  # pylint: disable=g-import-not-at-top
+
+  try:
+    with initialisation.with_scheme(variant.init):
+      return loop.train_and_evaluate(config, str(workdir)), ""
+  except FloatingPointError as e:  # a result too (deep nets without normalisation)
+    log(f"[diverged] {variant.name} seed {config.seed}: {e}")
+    rows = run_record.train_rows(workdir)
+    return dict(step=rows[-1]["step"] if rows else 0, train=rows[-1] if rows else {}), str(e)
 
 
 def run_one(
@@ -254,37 +223,32 @@ def run_one(
   eval_specs: Sequence[EvalSpec],
   extra: Callable[[Any, str], dict] | None = None,
   log=print,
-) -> dict:
-  """Trains (or resumes, or skips when result.json matches this config) one run."""
-  from abstract_cls.train import loop  # pylint: disable=g-import-not-at-top
+) -> tuple[dict, bool]:
+  """Trains (or resumes, or skips when result.json matches this config) one run.
 
-  workdir = run_dir(out_dir, variant, seed)
+  -> (result, True when this call trained it).
+  """
+  workdir = run_dir(out_dir, variant.name, seed)
   config = build_config(config_file, preset, variant, seed)
   filter_path = workdir / "train_filter.csv"
   restricted = preset.train_fraction < 1.0 or bool(variant.train_domains)
   config.data.cleaned_manifest = str(filter_path) if restricted else ""
-  digest = _config_hash(config) + f"-f{preset.train_fraction}"
+  digest = _config_hash(config, preset, variant)
   result_path = workdir / RESULT_FILE
   if result_path.exists():
     done = json.loads(result_path.read_text())
     if done.get("config_hash") == digest:
       log(f"[skip] {variant.name} seed {seed}: done ({result_path})")
-      return done
+      return done, False
     # A finished run of another config: its checkpoints must not be resumed.
     log(f"[rerun] {variant.name} seed {seed}: config changed since {result_path}")
     shutil.rmtree(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   if restricted:
-    write_train_filter(config.data, preset, variant, seed, filter_path)
+    train_filter.write(config.data, preset.train_fraction, variant.train_domains, seed, filter_path)
   log(f"[run] {variant.name} seed {seed} -> {workdir}")
   start = time.time()
-  diverged = ""
-  try:
-    final = loop.train_and_evaluate(config, str(workdir))
-  except FloatingPointError as e:  # a result too (deep nets without normalisation)
-    diverged = str(e)
-    log(f"[diverged] {variant.name} seed {seed}: {e}")
-    final = dict(step=None, train=(train_rows(workdir) or [{}])[-1])
+  final, diverged = _train(config, workdir, variant, log)
   train_s = time.time() - start
   try:
     evals = evaluate_checkpoint(config, str(workdir), eval_specs)
@@ -297,7 +261,10 @@ def run_one(
     study_variant=variant.name,
     labels=dict(variant.labels),
     seed=seed,
+    init=variant.init,
     config_hash=digest,
+    planned_epochs=float(config.train.num_epochs),
+    planned_max_steps=int(config.train.max_steps),
     train_wall_s=train_s,
     wall_s=time.time() - start,
     final_step=final["step"],
@@ -305,6 +272,8 @@ def run_one(
     final_train_row=final["train"],
     evals=evals,
     diverged=diverged,
+    curves=run_record.curves(workdir),
+    grad_norms=run_record.grad_norm_samples(workdir),
   )
   if extra is not None and evals:
     result.update(extra(config, str(workdir)))
@@ -314,92 +283,72 @@ def run_one(
     + (" (diverged), " if diverged else ", ")
     + ", ".join(f"{k} macro-F1 {v['macro_f1']:.3f}" for k, v in evals.items())
   )
-  return result
+  return result, True
 
 
-def git_commit() -> str:
-  try:
-    commit = subprocess.run(
-      ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True, capture_output=True, check=True
-    ).stdout.strip()
-    dirty = subprocess.run(
-      ["git", "status", "--porcelain", "--", "abstract_cls", "configs", "experiments/*.py"],
-      cwd=ROOT,
-      text=True,
-      capture_output=True,
-      check=True,
-    ).stdout.split("\n")
-  except (OSError, subprocess.CalledProcessError):
-    return "unknown"
-  dirty = [line[3:] for line in dirty if line.strip() and not line.startswith("??")]
-  # Other engineers edit the tree while sweeps run: name what differed from the commit.
-  return commit + (
-    f" + uncommitted changes to {len(dirty)} files ({', '.join(dirty[:4])}"
-    f"{', ...' if len(dirty) > 4 else ''})"
-    if dirty
-    else ""
-  )
+def _now() -> str:
+  return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def machine() -> str:
-  import jax  # pylint: disable=g-import-not-at-top
-
-  model = platform.processor() or platform.machine()
-  try:
-    for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-      if line.startswith("model name"):
-        model = line.split(":", 1)[1].strip()
-        break
-  except OSError:
-    pass
-  backend = jax.default_backend()
-  if backend != "cpu":
-    model = f"{jax.devices()[0].device_kind} ({backend}); host {model}"
-  # The dev box is shared: the load says how much of it a sweep had.
-  load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-  return f"{os.cpu_count()}-core {model}, load average {load:.0f} at sweep start"
+def _update_meta(path: pathlib.Path, **fields) -> dict:
+  """Merges `fields` into OUT/meta.json as it is on disk now (the reports add to it too)."""
+  meta = json.loads(path.read_text()) if path.exists() else {}
+  meta.update(fields)
+  path.write_text(json.dumps(meta, indent=1))
+  return meta
 
 
 def run_sweep(
   study: str,
   config_file: str,
   preset: Preset,
-  variants: Sequence[Variant],
+  runs: Sequence[tuple[Variant, int]],
   out_dir,
   eval_specs: Sequence[EvalSpec],
   extra=None,
   command: str = "",
   log=print,
+  after_run: Callable[[dict], None] | None = None,
 ) -> list[dict]:
-  """Runs every (variant, seed); writes OUT/meta.json (the stamp) and returns the results."""
+  """Runs every (variant, seed) in order; writes OUT/meta.json (the stamp); -> the results.
+
+  after_run(result) is called after each run this call trained (not after skipped ones).
+  """
   out = pathlib.Path(out_dir)
   out.mkdir(parents=True, exist_ok=True)
   meta_path = out / "meta.json"
   meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
   if meta.get("preset") != preset.name:
-    meta = dict(
-      study=study,
-      preset=preset.name,
-      preset_description=preset.description,
-      seeds=list(preset.seeds),
-      machine=machine(),
-      commit=git_commit(),
-      started=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-      command=command or f"python -m experiments.{study} --preset={preset.name} --out={out}",
+    meta_path.write_text(
+      json.dumps(
+        dict(
+          study=study,
+          preset=preset.name,
+          preset_description=preset.description,
+          seeds=list(preset.seeds),
+          machine=provenance.machine(),
+          commit=provenance.git_commit(),
+          started=_now(),
+          command=command or f"python -m experiments.{study} --preset={preset.name} --out={out}",
+        ),
+        indent=1,
+      )
     )
-    meta_path.write_text(json.dumps(meta, indent=1))
   results = []
   start = time.time()
-  # Seed-major: every variant's first seed before any second seed, so a sweep cut short
-  # still compares all variants (with fewer seeds; the tables give n per cell).
-  for seed in preset.seeds:
-    for variant in variants:
-      results.append(run_one(config_file, preset, variant, seed, out, eval_specs, extra, log))
-  meta["finished"] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-  meta["sweep_wall_s_this_call"] = time.time() - start
-  meta["total_run_wall_s"] = sum(r["wall_s"] for r in results)
-  meta["num_runs"] = len(results)
-  meta_path.write_text(json.dumps(meta, indent=1))
+  for variant, seed in runs:
+    result, trained = run_one(config_file, preset, variant, seed, out, eval_specs, extra, log)
+    results.append(result)
+    if trained:
+      _update_meta(meta_path, updated=_now())
+      if after_run is not None:
+        after_run(result)
+  _update_meta(
+    meta_path,
+    sweep_wall_s_this_call=time.time() - start,
+    total_run_wall_s=sum(r["wall_s"] for r in results),
+    num_runs=len(results),
+  )
   return results
 
 
@@ -407,26 +356,3 @@ def load_results(out_dir) -> list[dict]:
   """Every finished run's result.json under OUT/runs (for report-only calls)."""
   paths = sorted(pathlib.Path(out_dir).glob(f"runs/*/seed_*/{RESULT_FILE}"))
   return [json.loads(p.read_text()) for p in paths]
-
-
-# ---------------------------------------------------------------------------------------------
-# Logs of one run.
-
-
-def read_jsonl(path) -> list[dict]:
-  path = pathlib.Path(path)
-  if not path.exists():
-    return []
-  return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def train_rows(workdir) -> list[dict]:
-  return [r for r in read_jsonl(pathlib.Path(workdir) / "metrics.jsonl") if "eval" not in r]
-
-
-def eval_rows(workdir) -> list[dict]:
-  return [r for r in read_jsonl(pathlib.Path(workdir) / "metrics.jsonl") if "eval" in r]
-
-
-def layer_grad_norms(workdir) -> list[dict]:
-  return read_jsonl(pathlib.Path(workdir) / "layer_grad_norms.jsonl")

@@ -16,6 +16,9 @@ matplotlib.use("Agg")  # Files only; no display on the dev box or in tests.
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 
+# One colour per line, in order (matplotlib's default cycle).
+COLORS = tuple(plt.rcParams["axes.prop_cycle"].by_key()["color"])
+
 
 def by_variant(results: Iterable[dict]) -> dict[str, list[dict]]:
   """Results grouped by variant name, in first-seen order."""
@@ -43,14 +46,14 @@ def compare(a: Sequence[dict], b: Sequence[dict], getter: Callable[[dict], float
 
 
 def fmt(values: Sequence[float], scale: float = 100.0, digits: int = 1) -> str:
-  """'71.2 ± 1.3' (percent by default) over seeds."""
+  """'71.2 ± 1.3 (n=3)': mean ± sample std over seeds (percent by default), and n."""
   m, s = mean_std(values)
   if not np.isfinite(m):
     return "n/a"
   n = sum(1 for x in values if x is not None and np.isfinite(x))
   if n == 1:
-    return f"{m * scale:.{digits}f} (1 seed)"
-  return f"{m * scale:.{digits}f} ± {s * scale:.{digits}f}" + ("" if n >= 3 else f" ({n} seeds)")
+    return f"{m * scale:.{digits}f} (n=1)"
+  return f"{m * scale:.{digits}f} ± {s * scale:.{digits}f} (n={n})"
 
 
 def column(runs: Sequence[dict], getter: Callable[[dict], float]) -> list[float]:
@@ -76,7 +79,7 @@ def stamp(meta: dict, runs_done: int | None = None) -> str:
   return (
     f"_Preset `{meta.get('preset')}` ({meta.get('preset_description', '')}); seeds "
     f"{seeds}{done}; machine: {meta.get('machine')}; commit {meta.get('commit')}; "
-    f"started {meta.get('started')}, finished {meta.get('finished', 'not finished')}. "
+    f"started {meta.get('started')}, last run finished {meta.get('updated', 'not yet')}. "
     f"Command: `{meta.get('command')}`._\n"
   )
 

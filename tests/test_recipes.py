@@ -30,19 +30,37 @@ def test_verdict_needs_every_seed_beyond_the_other_arm():
   assert recipes.verdict(_runs([0.70]), _runs([0.80])).startswith("pending")
 
 
-def test_recipes_tiny_sweep_writes_the_lever_table(tmp_path, monkeypatch):
-  tiny = dataclasses.replace(recipes.PRESETS["tiny"], seeds=(0,))
-  monkeypatch.setitem(recipes.PRESETS, "tiny", tiny)
-  chosen = [v for v in recipes.variants(tiny) if v.name in ("default", "ema")]
+def test_every_arm_names_the_claim_it_checks():
+  assert set(recipes.CLAIMS) == set(recipes.arms()) - {recipes.BASELINE}
+  runs = [
+    dict(r, study_variant=name)
+    for name, f1s in (("default", [0.70, 0.72]), ("mixup", [0.75, 0.76]), ("adamw", [0.71, 0.73]))
+    for r in _runs(f1s)
+  ]
+  found = {f.claim.split(": ")[-1].split()[0]: f for f in recipes.findings(runs, None)}
+  assert found["mixup"].holds is True  # predicted helps, every seed above the default's
+  assert found["adamw"].holds is False  # predicted hurts, no clear effect
+  assert found["cutmix"].holds is None  # not run
+  assert "Zhang et al. 2018" in found["mixup"].claim
+
+
+def test_recipes_smoke_sweep_writes_the_lever_table(tmp_path, monkeypatch):
+  smoke = dataclasses.replace(recipes.PRESETS["smoke"], seeds=(0,))
+  monkeypatch.setitem(recipes.PRESETS, "smoke", smoke)
+  chosen = [v for v in recipes.variants(smoke) if v.name in ("default", "ema")]
   monkeypatch.setattr(recipes, "variants", lambda preset: chosen)
   out = tmp_path / "recipes"
-  assert cli.main(recipes, ["--preset=tiny", f"--out={out}"]) == 0
+  assert cli.main(recipes, ["--preset=smoke", f"--out={out}"]) == 0
   report = (out / "report.md").read_text()
   assert "| **default** | default |" in report and "| averaging | ema |" in report
-  assert "Flip test-time augmentation" in report
+  assert "Flip test-time augmentation" in report and "Chance levels" in report
   result = json.loads((out / "runs" / "ema" / "seed_0" / "result.json").read_text())
   assert "macro_f1" in result["flip_tta"]["test"]
   assert {r["study_variant"] for r in sweep.load_results(out)} == {"default", "ema"}
+  summary = json.loads((out / "summary.json").read_text())
+  assert summary["study"] == "recipes" and summary["preset"] == "smoke"
+  assert {r["variant"] for r in summary["runs"]} == {"default", "ema"}
+  assert len(summary["findings"]) == len(recipes.CLAIMS)
 
 
 def _metrics(path, accuracies):
@@ -95,3 +113,12 @@ def test_family_and_default_run_tables():
   assert "**0.790 ± 0.014**" in table and "| 10.5 ± 0.0 |" in table
   text = family_recipes.default_run_text(runs["resnet"])
   assert "| mean |" in text and "SKETCH 0.790 ± 0.014" in text and "test CPU" in text
+
+
+def test_every_cpu_arm_builds_a_valid_config():
+  from abstract_cls.train.config_checks import validate_config
+
+  preset = recipes.PRESETS["cpu"]
+  assert preset.seeds == (0, 1)
+  for variant, seed in cli.run_plan(recipes, preset):
+    validate_config(sweep.build_config(recipes.CONFIG_FILE, preset, variant, seed))
