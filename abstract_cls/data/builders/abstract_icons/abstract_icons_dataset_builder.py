@@ -51,14 +51,17 @@ def _zip_paths(archive_dir: pathlib.Path) -> list[pathlib.Path]:
 
 
 def _read_manifest(path: pathlib.Path) -> list[dict[str, str]]:
-  with path.open(newline="", encoding="utf-8") as f:
-    reader = csv.DictReader(f)
-    missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or ())]
-    if missing:
-      raise ArchiveError(
-        f"{path}: manifest lacks columns {missing}; expected exactly {','.join(MANIFEST_COLUMNS)}"
-      )
-    return list(reader)
+  try:
+    with path.open(newline="", encoding="utf-8") as f:
+      reader = csv.DictReader(f)
+      missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or ())]
+      if missing:
+        raise ArchiveError(
+          f"{path}: manifest lacks columns {missing}; expected exactly {','.join(MANIFEST_COLUMNS)}"
+        )
+      return list(reader)
+  except (UnicodeDecodeError, csv.Error) as e:
+    raise ArchiveError(f"{path}: manifest is not UTF-8 CSV ({e})") from None
 
 
 def is_intact_rgb_png(data: bytes) -> bool:

@@ -197,6 +197,8 @@ class AihubAbstract(reporting_builder.ReportingBuilder):
     stem = os.path.splitext(os.path.basename(label_path))[0]
     if isinstance(abs_path, str) and abs_path.strip():
       relative = abs_path.replace("\\", "/").lstrip("/")
+      if "\x00" in relative:
+        return None, "abs_path is not a file path"
       candidate = os.path.normpath(os.path.join(self._manual_dir, relative))
       resolved = os.path.realpath(candidate)  # also catches symlinks pointing outside
       if os.path.commonpath([resolved, self._real_manual_dir]) != self._real_manual_dir:
