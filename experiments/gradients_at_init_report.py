@@ -89,10 +89,11 @@ def _complete_depths(probes) -> list[int]:
   """Depths at which every net (plain and residual, with and without norm) was measured: the
   findings compare only those, so a measurement cut short leaves them at the shallower depths."""
   measured = {parse_net_key(k) for k in probes["timing"]}
+  norms = {norm for _, _, norm in measured}  # a run may probe only some norms
   return [
     d
     for d in _depths(probes)
-    if all((arch, d, norm) in measured for arch in ("plain", "resnet") for norm in NORMS)
+    if all((arch, d, norm) in measured for arch in ("plain", "resnet") for norm in norms)
   ]
 
 
