@@ -22,7 +22,6 @@ import importlib
 import json
 import os
 import pathlib
-import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -30,7 +29,7 @@ from typing import Any
 import ml_collections
 import numpy as np
 
-from experiments import initialisation, provenance, run_record, train_filter
+from experiments import initialisation, provenance, run_identity, run_record, train_filter
 
 ROOT = provenance.ROOT
 RESULT_FILE = "result.json"
@@ -201,10 +200,33 @@ def _config_hash(config, preset: Preset, variant: Variant) -> str:
   return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _differing(
+  done: dict, workdir, settings: dict, preset: Preset, variant: Variant, digest
+) -> list:
+  """[] when the finished run `done` is this run; else what differs."""
+  if done.get("config_hash") == digest:
+    return []
+  recorded = run_identity.recorded_settings(done, workdir)
+  if recorded is None:
+    return ["config (no record of the run's settings)"]
+  out = run_identity.differing_settings(recorded, settings, _default_settings())
+  if done.get("init", "default") != variant.init:
+    out.append("init")
+  if done.get("train_fraction", 1.0) != preset.train_fraction:
+    out.append("train_fraction")
+  return out
+
+
+def _default_settings() -> dict:
+  return run_identity.flat_settings(load_config("configs/default.py"))
+
+
 def _train(config, workdir: pathlib.Path, variant: Variant, log) -> tuple[dict, str]:
   """-> (the trainer's final dict, '' or the divergence message)."""
   from abstract_cls.train import loop  # pylint: disable=g-import-not-at-top
 
+  config = config.copy_and_resolve_references()
+  config.eval.final_splits = ()  # the sweep evaluates the selected checkpoint itself
   try:
     with initialisation.with_scheme(variant.init):
       return loop.train_and_evaluate(config, str(workdir)), ""
@@ -234,15 +256,19 @@ def run_one(
   restricted = preset.train_fraction < 1.0 or bool(variant.train_domains)
   config.data.cleaned_manifest = str(filter_path) if restricted else ""
   digest = _config_hash(config, preset, variant)
+  settings = run_identity.flat_settings(config)
   result_path = workdir / RESULT_FILE
   if result_path.exists():
     done = json.loads(result_path.read_text())
-    if done.get("config_hash") == digest:
+    differing = _differing(done, workdir, settings, preset, variant, digest)
+    if not differing:
       log(f"[skip] {variant.name} seed {seed}: done ({result_path})")
       return done, False
-    # A finished run of another config: its checkpoints must not be resumed.
-    log(f"[rerun] {variant.name} seed {seed}: config changed since {result_path}")
-    shutil.rmtree(workdir)
+    # A finished run of other settings: its checkpoints must not be resumed, nor lost.
+    aside = run_identity.set_aside(out_dir, workdir)
+    log(
+      f"[rerun] {variant.name} seed {seed}: {', '.join(differing[:6])} changed; the old run is in {aside}"
+    )
   workdir.mkdir(parents=True, exist_ok=True)
   if restricted:
     train_filter.write(config.data, preset.train_fraction, variant.train_domains, seed, filter_path)
@@ -262,7 +288,9 @@ def run_one(
     labels=dict(variant.labels),
     seed=seed,
     init=variant.init,
+    train_fraction=preset.train_fraction,
     config_hash=digest,
+    settings=settings,
     planned_epochs=float(config.train.num_epochs),
     planned_max_steps=int(config.train.max_steps),
     train_wall_s=train_s,

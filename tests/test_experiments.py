@@ -19,6 +19,7 @@ from experiments import (
   imbalance,
   regularisation,
   run_all,
+  run_identity,
   sweep,
 )
 
@@ -149,3 +150,16 @@ def test_a_changed_config_reruns_instead_of_resuming(tmp_path, monkeypatch):
   fixup = dataclasses.replace(variant, init="he")
   _, trained = sweep.run_one(imbalance.CONFIG_FILE, smoke, fixup, 0, tmp_path, specs)
   assert trained  # another initialisation is another run
+  assert (tmp_path / "replaced" / "none" / "seed_0-1" / "result.json").exists()  # kept
+
+
+def test_a_run_stays_done_when_the_code_adds_or_removes_a_config_field():
+  defaults = {"train.a": 1, "train.new": 0}
+  recorded = {"train.a": 1, "train.removed": 5}
+  assert run_identity.differing_settings(recorded, {"train.a": 1, "train.new": 0}, defaults) == []
+  assert run_identity.differing_settings(recorded, {"train.a": 2, "train.new": 0}, defaults) == [
+    "train.a"
+  ]
+  assert run_identity.differing_settings(recorded, {"train.a": 1, "train.new": 3}, defaults) == [
+    "train.new"
+  ]
