@@ -178,7 +178,7 @@ def audit_pairs(rows):
 
 def test_no_audit_duplicate_pair_across_splits(rows, audit_pairs):
   # Every audit duplicate group is linked to its kept copy by such a pair, so no pair across
-  # splits means no group across splits (issue 2); 42 s on the shared 2-core dev machine.
+  # splits means no group across splits (no leakage between train and test).
   crossing = [
     (rows[i]["file"], rows[j]["file"])
     for i, j in audit_pairs
