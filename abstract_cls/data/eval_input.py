@@ -15,18 +15,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from abstract_cls.data import augment, placement, sources, streaming
-from abstract_cls.data.split_arrays import (
-  DATA_AXIS,
-  OFFICIAL_CROP,
-  OFFICIAL_RESIZE,
-  SplitArrays,
-  check_batch,
-  check_images,
-  load_arrays,
-  resolve_mode,
-  split_metadata,
-)
+from abstract_cls.data import augment, placement, sources, split_arrays, streaming
 
 
 class EvalInput:
@@ -46,7 +35,7 @@ class EvalInput:
     domains: np.ndarray,
     file_names: np.ndarray,
     *,
-    arrays: SplitArrays | None = None,
+    arrays: split_arrays.SplitArrays | None = None,
     source: Sequence | None = None,
   ):
     self.num_examples = len(labels)
@@ -55,11 +44,11 @@ class EvalInput:
     self.official_protocol = official_protocol
     self._arrays = arrays
     self._source = source
-    self._size = OFFICIAL_RESIZE if official_protocol else data_config.image_size
-    self._crop = OFFICIAL_CROP if official_protocol else None
+    self._size = split_arrays.OFFICIAL_RESIZE if official_protocol else data_config.image_size
+    self._crop = split_arrays.OFFICIAL_CROP if official_protocol else None
     self._workers = data_config.num_workers
     self._buffer = data_config.prefetch_batches
-    self._sharding = NamedSharding(mesh, P(DATA_AXIS))
+    self._sharding = NamedSharding(mesh, P(split_arrays.DATA_AXIS))
     self.rows = placement.process_rows(self._sharding, global_batch_size)
     self._normalize = jax.jit(lambda x: augment.normalize(x / 255.0), out_shardings=self._sharding)
 
@@ -118,8 +107,10 @@ class EvalInput:
       yield on_device
 
 
-def _take(arrays: SplitArrays, positions: np.ndarray) -> SplitArrays:
-  return SplitArrays(**{k: v[positions] for k, v in dataclasses.asdict(arrays).items()})
+def _take(arrays: split_arrays.SplitArrays, positions: np.ndarray) -> split_arrays.SplitArrays:
+  return split_arrays.SplitArrays(
+    **{k: v[positions] for k, v in dataclasses.asdict(arrays).items()}
+  )
 
 
 def make_eval_input(
@@ -130,13 +121,13 @@ def make_eval_input(
   official_protocol: bool = False,
   *,
   source: Sequence | None = None,
-  arrays: SplitArrays | None = None,
+  arrays: split_arrays.SplitArrays | None = None,
 ) -> EvalInput:
   """Evaluation input of `split`. official_protocol: resize 256x256, centre-crop 224,
   ImageNet mean/std. `arrays` (already decoded) or `source` replace reading the builder."""
-  check_batch(mesh, global_batch_size)
-  size = OFFICIAL_CROP if official_protocol else data_config.image_size
-  rows = placement.process_rows(NamedSharding(mesh, P(DATA_AXIS)), global_batch_size)
+  split_arrays.check_batch(mesh, global_batch_size)
+  size = split_arrays.OFFICIAL_CROP if official_protocol else data_config.image_size
+  rows = placement.process_rows(NamedSharding(mesh, P(split_arrays.DATA_AXIS)), global_batch_size)
   whole = rows.stop - rows.start == global_batch_size  # one process reads every example
   from_builder = source is None and arrays is None
   if arrays is None and source is None:
@@ -146,9 +137,9 @@ def make_eval_input(
   local, local_source = None, None
   if arrays is not None:
     local = arrays if whole else _take(arrays, positions)
-  elif resolve_mode(data_config, num_examples, size) == "in_memory":
+  elif split_arrays.resolve_mode(data_config, num_examples, size) == "in_memory":
     part = source if whole else sources.IndexedSource(source, positions)
-    local = load_arrays(
+    local = split_arrays.load_arrays(
       data_config,
       split,
       source=part,
@@ -159,11 +150,11 @@ def make_eval_input(
   else:
     local_source = source if whole else sources.IndexedSource(source, positions)
   if local is not None:
-    check_images(local, size)
+    split_arrays.check_images(local, size)
   if arrays is not None:
     labels, domains, file_names = arrays.labels, arrays.domains, arrays.file_names
   else:
-    labels, domains, file_names = split_metadata(source)
+    labels, domains, file_names = split_arrays.split_metadata(source)
   return EvalInput(
     data_config,
     mesh,

@@ -88,42 +88,33 @@ def plot_embedding(
           linewidths=0.8 if marker == "x" else 0.3,
           edgecolors=None if marker == "x" else "black",
         )
-  handles = [
-    display.plt.Line2D(
-      [], [], ls="", marker="o", ms=7, color=cmap(c % 20), label=display.class_label(c, 20)
-    )
+  class_handles = [
+    _handle("o", cmap(c % 20), display.class_label(c, 20))
     for c in sorted(set(int(v) for v in labels))
   ]
-  legend = ax.legend(
-    handles=handles,
-    title="class",
-    fontsize=7,
-    title_fontsize=8,
-    loc="upper left",
-    bbox_to_anchor=(1.01, 1.0),
-  )
-  ax.add_artist(legend)
   domain_handles = [
-    display.plt.Line2D(
-      [],
-      [],
-      ls="",
-      marker=DOMAIN_MARKERS[int(d) % 4],
-      ms=7,
-      color="grey",
-      label=taxonomy.DOMAINS[int(d)].lower(),
-    )
+    _handle(DOMAIN_MARKERS[int(d) % 4], "grey", taxonomy.DOMAINS[int(d)].lower())
     for d in np.unique(domains)
   ]
-  second = ax.legend(
-    handles=domain_handles,
-    title="domain",
-    fontsize=8,
-    title_fontsize=8,
-    loc="lower left",
-    bbox_to_anchor=(1.01, 0.0),
-  )
+  legend = _legend(ax, class_handles, "class", 7, "upper left", (1.01, 1.0))
+  ax.add_artist(legend)
+  second = _legend(ax, domain_handles, "domain", 8, "lower left", (1.01, 0.0))
   ax.set_title(title, fontsize=11)
   ax.tick_params(labelsize=7)
   ax.grid(alpha=0.2)
   return display.save(fig, path, extra_artists=(legend, second))
+
+
+def _handle(marker: str, color, label: str):
+  return display.plt.Line2D([], [], ls="", marker=marker, ms=7, color=color, label=label)
+
+
+def _legend(ax, handles, title: str, fontsize: int, loc: str, anchor: tuple):
+  return ax.legend(
+    handles=handles,
+    title=title,
+    fontsize=fontsize,
+    title_fontsize=8,
+    loc=loc,
+    bbox_to_anchor=anchor,
+  )

@@ -186,39 +186,21 @@ def inspect_model(
 
   # 4. Mistakes and confusion by domain.
   images = data.thumbnails.astype(np.float32) / 255.0
-  by_class = errors.confident_mistakes(
-    data.probs, data.labels, data.labels, options.mistakes_per_class
-  )
-  done(
-    "errors_by_class",
-    errors.plot_error_gallery(
-      images,
-      data.probs,
-      data.labels,
-      data.domains,
-      by_class,
-      "class",
-      out / "errors_by_class.png",
-      f"{title}: most confident mistakes per true class",
-      blocks_per_row=max(1, 12 // max(1, options.mistakes_per_class)),
-    ),
-  )
-  by_domain = errors.confident_mistakes(
-    data.probs, data.labels, data.domains, options.mistakes_per_domain
-  )
-  done(
-    "errors_by_domain",
-    errors.plot_error_gallery(
-      images,
-      data.probs,
-      data.labels,
-      data.domains,
-      by_domain,
-      "domain",
-      out / "errors_by_domain.png",
-      f"{title}: most confident mistakes per domain",
-    ),
-  )
+  galleries = (  # (grouped by, group of each image, mistakes per group, what a group is, layout)
+    ("class", data.labels, options.mistakes_per_class, "true class",
+     dict(blocks_per_row=max(1, 12 // max(1, options.mistakes_per_class)))),
+    ("domain", data.domains, options.mistakes_per_domain, "domain", {}),
+  )  # fmt: skip
+  for key, groups, per_group, what, layout in galleries:
+    picked = errors.confident_mistakes(data.probs, data.labels, groups, per_group)
+    path = out / f"errors_by_{key}.png"
+    caption = f"{title}: most confident mistakes per {what}"
+    done(
+      f"errors_by_{key}",
+      errors.plot_error_gallery(
+        images, data.probs, data.labels, data.domains, picked, key, path, caption, **layout
+      ),
+    )
   done(
     "confusion_by_domain",
     errors.plot_confusion_by_domain(

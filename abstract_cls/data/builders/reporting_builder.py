@@ -19,6 +19,16 @@ from abstract_cls.data.builders import report as report_lib
 _LOG = logging.getLogger(__name__)
 
 
+def dataset_info(builder, description: str) -> tfds.core.DatasetInfo:
+  """The DatasetInfo every builder here shares: common features, (image, label) supervision."""
+  return tfds.core.DatasetInfo(
+    builder=builder,
+    description=description,
+    features=common_features(),
+    supervised_keys=("image", "label"),
+  )
+
+
 def common_features() -> tfds.features.FeaturesDict:
   return tfds.features.FeaturesDict(
     {

@@ -120,12 +120,7 @@ class AbstractIcons(reporting_builder.ReportingBuilder):
     super().__init__(**kwargs)
 
   def _info(self) -> tfds.core.DatasetInfo:
-    return tfds.core.DatasetInfo(
-      builder=self,
-      description=__doc__,
-      features=reporting_builder.common_features(),
-      supervised_keys=("image", "label"),
-    )
+    return reporting_builder.dataset_info(self, __doc__)
 
   def source_description(self, manual_dir: str | None) -> dict[str, Any]:
     manifest = self._archive_dir / "manifest.csv"

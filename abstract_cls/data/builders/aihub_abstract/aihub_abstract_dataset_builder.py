@@ -151,12 +151,7 @@ class AihubAbstract(reporting_builder.ReportingBuilder):
     return cls(data_dir=data_dir, config=config, file_format="array_record", **options)
 
   def _info(self) -> tfds.core.DatasetInfo:
-    return tfds.core.DatasetInfo(
-      builder=self,
-      description=__doc__,
-      features=reporting_builder.common_features(),
-      supervised_keys=("image", "label"),
-    )
+    return reporting_builder.dataset_info(self, __doc__)
 
   def _name(self, path: str) -> str:
     return manual_files.relative(path, self._manual_dir)

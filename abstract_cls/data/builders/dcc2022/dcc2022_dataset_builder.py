@@ -95,12 +95,7 @@ class Dcc2022(reporting_builder.ReportingBuilder):
     return cls(data_dir=data_dir, config=config, file_format="array_record", **options)
 
   def _info(self) -> tfds.core.DatasetInfo:
-    return tfds.core.DatasetInfo(
-      builder=self,
-      description=__doc__,
-      features=reporting_builder.common_features(),
-      supervised_keys=("image", "label"),
-    )
+    return reporting_builder.dataset_info(self, __doc__)
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     manual_dir = dl_manager._manual_dir  # pylint: disable=protected-access
