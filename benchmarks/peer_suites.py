@@ -51,7 +51,7 @@ def spawn(command, env=None, timeout=1800, **labels):
 
 
 # The suite's flags every worker gets, and those passed on only when set.
-_WORKER_FLAGS = ("steps", "warmup", "windows", "data", "conv_impl", "num_devices")
+_WORKER_FLAGS = ("steps", "warmup", "windows", "data", "conv_impl", "num_devices", "width")
 _OPTIONAL_FLAGS = ("data_dir", "dtype", "cache_dir")
 
 
@@ -67,7 +67,10 @@ def report(results, out_path):
   print("\npeer | model@size | batch | img/s (per run) | median step ms | ratio")
   groups = {}
   for r in results:
-    key = (r.get("peer"), r.get("model"), r.get("image_size"), r.get("num_devices"))
+    model = r.get("model")
+    if r.get("width", 1.0) != 1.0:
+      model = f"{model} (width {r['width']})"
+    key = (r.get("peer"), model, r.get("image_size"), r.get("num_devices"))
     groups.setdefault(key, []).append(r)
   for (peer, model, size, devices), runs in groups.items():
     ok = [r for r in runs if "img_per_s" in r]
@@ -123,6 +126,7 @@ def run_comparison(args, cases, peer_commands):
             worker_command(args, model, size, batch),
             peer="abstract_cls",
             model=model,
+            width=args.width,
             image_size=size,
             repeat=repeat,
           )
@@ -130,7 +134,12 @@ def run_comparison(args, cases, peer_commands):
         else:
           for command in peer_commands(model, size, batch):
             peer = spawn(
-              command, peer=_peer_label(command), model=model, image_size=size, repeat=repeat
+              command,
+              peer=_peer_label(command),
+              model=model,
+              width=args.width,
+              image_size=size,
+              repeat=repeat,
             )
             peers.append(peer)
             print(json.dumps(peer), flush=True)
@@ -152,7 +161,7 @@ def _peer_flags(model, size, batch, steps, warmup):
 def cpu_peer_commands(args):
   def commands(model, size, batch):
     flags = _peer_flags(model, size, batch, args.steps, args.warmup)
-    out = [[args.torch_python, TORCH_PEER, "--device=cpu"] + flags]
+    out = [[args.torch_python, TORCH_PEER, "--device=cpu", f"--width={args.width}"] + flags]
     if args.with_flax_peer:
       out.append([sys.executable, FLAX_PEER, "--dtype=float32"] + flags)
     return out

@@ -1,5 +1,5 @@
-"""The PyTorch peer for benchmarks/train_step.py, on CPU and GPU: torchvision's model (or
-the project's LeNet-5 written in PyTorch), SGD momentum 0.9 with weight decay 5e-4 and cross
+"""The PyTorch peer for benchmarks/train_step.py, on CPU and GPU: torchvision's model (or,
+written here, the project's LeNet-5 and torchvision's ResNet-18/34 with a channel multiplier), SGD momentum 0.9 with weight decay 5e-4 and cross
 entropy on random data. On CPU float32, the anchor the project must match there; on the GPU
 channels_last with bf16 autocast, eager or (--compiled) torch.compile. The textbook Flax
 peer is peer_flax.py.
@@ -45,12 +45,61 @@ def _lenet5(nn):
   )
 
 
-def step_throughput(model_name, image_size, batch_size, steps, warmup, *, device, compiled):
+def _basic_resnet(nn, depth, width):
+  """torchvision's resnet18/34 (BasicBlock, "v1" stem, 1x1 projection shortcuts) with every
+  channel count scaled by `width`, as the project's `width` option scales them."""
+  ch = lambda c: max(1, round(c * width))
+
+  class Block(nn.Module):
+    def __init__(self, cin, cout, stride):
+      super().__init__()
+      self.body = nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride, 1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 3, 1, 1, bias=False),
+        nn.BatchNorm2d(cout),
+      )
+      self.shortcut = nn.Identity()
+      if stride != 1 or cin != cout:
+        self.shortcut = nn.Sequential(
+          nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
+        )
+      self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+      return self.relu(self.body(x) + self.shortcut(x))
+
+  layers = [
+    nn.Conv2d(3, ch(64), 7, 2, 3, bias=False),
+    nn.BatchNorm2d(ch(64)),
+    nn.ReLU(inplace=True),
+    nn.MaxPool2d(3, 2, 1),
+  ]
+  cin = ch(64)
+  for stage, blocks in enumerate(BASIC_STAGES[depth]):
+    cout = ch(64 * 2**stage)
+    for i in range(blocks):
+      layers.append(Block(cin, cout, 2 if stage > 0 and i == 0 else 1))
+      cin = cout
+  layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, NUM_CLASSES)]
+  return nn.Sequential(*layers)
+
+
+BASIC_STAGES = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
+
+
+def step_throughput(
+  model_name, image_size, batch_size, steps, warmup, *, device, compiled, width=1.0
+):
   """Images/s of the training step on random data, as a JSON-ready dict."""
+  written_here = model_name == "lenet5" or (width != 1.0 and model_name in ("resnet18", "resnet34"))
+  if width != 1.0 and not written_here:
+    return dict(error=f"PyTorch peer: --width applies to resnet18/34 only, not {model_name}")
   try:
     import torch  # pylint: disable=g-import-not-at-top
 
-    if model_name != "lenet5":  # LeNet-5 is written here; the others come from torchvision
+    if not written_here:
       import torchvision  # pylint: disable=g-import-not-at-top
   except ImportError as e:
     return dict(error=f"PyTorch peer not run: {e}. {_INSTALL}")
@@ -64,6 +113,8 @@ def step_throughput(model_name, image_size, batch_size, steps, warmup, *, device
     torch.backends.cudnn.allow_tf32 = True
   if model_name == "lenet5":
     model = _lenet5(torch.nn)
+  elif written_here:
+    model = _basic_resnet(torch.nn, int(model_name.removeprefix("resnet")), width)
   else:
     model = getattr(torchvision.models, model_name)(num_classes=NUM_CLASSES)
   layout = torch.channels_last if on_gpu else torch.contiguous_format
@@ -115,12 +166,15 @@ def main(argv=None):
   parser = peer_cli.parser(__doc__)
   parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
   parser.add_argument("--compiled", action="store_true", help="wrap the model in torch.compile")
+  parser.add_argument("--width", type=float, default=1.0, help="resnet18/34 channel multiplier")
   args = parser.parse_args(argv)
   if args.device == "cpu":
     peer = "torch-cpu"
   else:
     peer = "torch-compiled" if args.compiled else "torch-eager"
-  measure = functools.partial(step_throughput, device=args.device, compiled=args.compiled)
+  measure = functools.partial(
+    step_throughput, device=args.device, compiled=args.compiled, width=args.width
+  )
   return peer_cli.report(args, peer, measure)
 
 

@@ -52,10 +52,12 @@ CPU_MODEL_CASES = (
 )
 
 
-def _model_options(model, image_size, dtype, conv_impl):
+def _model_options(model, image_size, dtype, conv_impl, width=1.0):
   options = {"dtype": dtype, "conv_impl": conv_impl, "input_size": image_size}
   if model == "lenet5":  # no stem option; the images are RGB
     return dict(options, in_channels=3)
+  if width != 1.0:
+    options["width"] = width
   return dict(options, stem="imagenet")
 
 
@@ -85,7 +87,9 @@ def _count_cache_events():
 def _benchmark_config(config, args, dtype):
   """configs/default.py with the benchmark's model, data, size and batch."""
   config.model.name = args.model
-  config.model.options = _model_options(args.model, args.image_size, dtype, args.conv_impl)
+  config.model.options = _model_options(
+    args.model, args.image_size, dtype, args.conv_impl, args.width
+  )
   config.data.name = args.data
   config.data.image_size = args.image_size
   config.data.mode = "in_memory"
@@ -295,6 +299,9 @@ def main(argv=None):
   parser.add_argument("--model", default="resnet18")
   parser.add_argument("--image_size", type=int, default=64)
   parser.add_argument("--batch_size", type=int, default=128)
+  parser.add_argument(
+    "--width", type=float, default=1.0, help="ResNet channel multiplier (configs/resnet.py: 0.5)"
+  )
   parser.add_argument("--steps", type=int, default=5, help="timed steps per window")
   parser.add_argument("--windows", type=int, default=1, help="timed windows (median)")
   parser.add_argument("--warmup", type=int, default=1, help="untimed steps after the first")
