@@ -104,7 +104,12 @@ def test_worker_prints_one_json_result(tmp_path):
 
 def test_peer_commands_name_one_script_per_peer():
   args = types.SimpleNamespace(
-    torch_python="/torch/python", steps=3, warmup=1, with_flax_peer=True, gpu_peer_steps=7
+    torch_python="/torch/python",
+    steps=3,
+    warmup=1,
+    with_flax_peer=True,
+    gpu_peer_steps=7,
+    width=0.5,
   )
   cpu = peer_suites.cpu_peer_commands(args)("resnet18", 64, 128)
   gpu = peer_suites.gpu_peer_commands(args)("resnet50", 224, 256)
@@ -119,6 +124,7 @@ def test_peer_commands_name_one_script_per_peer():
     assert pathlib.Path(command[1]).is_file(), command
     assert "--model=resnet18" in command or "--model=resnet50" in command
   assert "--steps=7" in gpu[1] and "--warmup=5" in gpu[1]
+  assert "--width=0.5" in cpu[0]  # the PyTorch peer builds the same half-width net
 
 
 def test_a_failing_peer_still_prints_its_labelled_json(capsys):
