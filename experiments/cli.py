@@ -259,11 +259,10 @@ def run_study(
   after_run: Callable[[dict], None] | None = None,
   log=print,
 ) -> None:
-  """Measures (if the study does), runs the sweep and writes the reports."""
+  """Runs the sweep, then the study's measurements if it has any (the training runs first:
+  they are the shorter part, so a stopped study keeps them), and writes the reports."""
   command = f"python -m experiments.{module.STUDY} --preset={preset.name} --out={out_dir}"
   start = time.time()
-  if hasattr(module, "measure"):
-    module.measure(preset, out_dir, log=log)
   specs = [_aliased(s, preset) for s in module.eval_specs(preset)]
   common = dict(extra=getattr(module, "extra", None), command=command, log=log)
 
@@ -289,6 +288,8 @@ def run_study(
       sweep.run_sweep(
         module.STUDY, module.CONFIG_FILE, one, more, out_dir, specs, after_run=refresh, **common
       )
+  if hasattr(module, "measure"):
+    module.measure(preset, out_dir, log=log)
   log(f"{module.STUDY}: sweep took {tables.hours_minutes(time.time() - start)}")
   write_report(module, out_dir)
 
