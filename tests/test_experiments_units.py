@@ -207,3 +207,27 @@ def test_depth_cpu_preset_is_sized_to_about_five_hours():
   per_epoch = depth.TRAIN_IMAGES / depth.RESNET20_IMAGES_PER_S / 3600
   depths = sum(v.labels["depth"] for v, _ in depth.plan(one))
   assert depth.estimated_hours(one) == pytest.approx(per_epoch * depths / 20)
+
+
+def _trained_run(norm, init, f1, diverged=False):
+  return {
+    "labels": {"norm": norm},
+    "init": init,
+    "study_variant": f"resnet56_{norm}_{init}",
+    "diverged": diverged,
+    "curves": {"train": [{"loss": 2.5}]},
+    "evals": {"test": {"macro_f1": f1}},
+  }
+
+
+def test_unnormalised_training_finding_needs_more_than_the_class_prior():
+  from experiments import gradients_at_init_report as report
+
+  batch = _trained_run("batch", "default", 0.40)
+  default = _trained_run("none", "default", float("nan"), diverged=True)
+  learned = [_trained_run("none", s, 0.30) for s in ("zero_branch", "fixup")]
+  assert report._training_finding([batch, default, *learned]).holds is True
+  # Stable but stuck at the class prior (loss below ln 20, macro-F1 at the majority guess's).
+  prior = [_trained_run("none", s, 0.02) for s in ("zero_branch", "fixup")]
+  assert report._training_finding([batch, default, *prior]).holds is False
+  assert report._training_finding([default, *learned]).holds is None  # no batch-norm yardstick
