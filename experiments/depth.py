@@ -26,19 +26,6 @@ ARCHS = ("plain", "resnet")
 CRITERION = convergence.Plateau()
 BAR_TRAIN_ERROR = 0.15  # the shallowest ResNet must fit the training set this well
 
-# He et al.'s CIFAR augmentation (flip, shift by up to 4 of 32 px) instead of the recipes'
-# strong crops and colour jitter: the study compares how well nets fit the training set.
-HE_AUGMENT = {
-  "data.augment.random_resized_crop": False,
-  "data.augment.rotation_degrees": 0.0,
-  "data.augment.shear_degrees": 0.0,
-  "data.augment.translate_fraction": 0.125,
-  "data.augment.ink_strength": 0.0,
-  "data.augment.saturation": 0.0,
-  "data.augment.hue_degrees": 0.0,
-  "data.augment.grayscale_probability": 0.0,
-}
-
 # Per-preset recipe: depths per architecture, seeds of the deciding depths, budget.
 RECIPE = {
   "smoke": dict(depths={"plain": (20,), "resnet": (20,)}, key_depths=(20,), key_seeds=(0,)),
@@ -46,13 +33,17 @@ RECIPE = {
     depths={"plain": (20, 32, 44, 56), "resnet": (20, 32, 44, 56, 110)},
     key_depths=(20, 56),
     key_seeds=(0, 1, 2),
-    overrides={"train.num_epochs": 25.0, "train.layer_norms_every": 330, **HE_AUGMENT},
+    overrides={"train.num_epochs": 25.0, "train.layer_norms_every": 330, **presets_lib.HE_AUGMENT},
   ),
   "gpu": dict(
     depths={"plain": (20, 32, 44, 56), "resnet": (20, 32, 44, 56, 110)},
     key_depths=(20, 56),
     key_seeds=(0, 1, 2),
-    overrides={"train.num_epochs": 160.0, "train.layer_norms_every": 1300, **HE_AUGMENT},
+    overrides={
+      "train.num_epochs": 160.0,
+      "train.layer_norms_every": 1300,
+      **presets_lib.HE_AUGMENT,
+    },
   ),
 }
 # He et al. 2016, Table 6: CIFAR-10 test error (%) of the ResNets (110: best of 5 runs;

@@ -6,7 +6,7 @@ residual nets of several depths, with batch norm and without, under He, Glorot a
 N(0, 0.01) initialisation (experiments.initialisation: kernels replaced after construction):
 the RMS gradient of every weight layer, averaged over batches and seeds, and the correlation
 of input gradients between neighbouring inputs (shattering). Then trains ResNet-56 without
-normalisation for a few epochs from its default init, a zero-initialised residual branch and
+normalisation for 10 epochs (cpu preset) from its default init, a zero-initialised residual branch and
 a Fixup-style init, beside the batch-norm net, to show which deep unnormalised nets train.
 Results: experiments/results/gradients_at_init/ (probes.json holds the measurements).
 """
@@ -64,7 +64,7 @@ PROBES = {
 }
 TRAINED = {  # (model, epochs) of the short training runs
   "smoke": ("resnet20", 1.0),
-  "cpu": ("resnet56", 3.0),
+  "cpu": ("resnet56", 10.0),
   "gpu": ("resnet110", 10.0),
 }
 # (variant name, norm, initialisation scheme); every one at the batch-norm learning rate 0.1.
@@ -75,7 +75,7 @@ TRAINED_VARIANTS = (
   ("batch_default", "batch", "default"),
 )
 
-_TRAIN = {"train.log_every": 3, "loss.label_smoothing": 0.0}
+_TRAIN = {"train.log_every": 3, "loss.label_smoothing": 0.0, **presets_lib.HE_AUGMENT}
 PRESETS = {
   "smoke": sweep.Preset(
     "smoke",
@@ -87,7 +87,7 @@ PRESETS = {
   "cpu": sweep.Preset(
     "cpu",
     "abstract_icons, 32 px; probes at depths 8/20/56/110, 3 seeds x 2 batches of 32; "
-    "resnet56 trained 3 epochs per init",
+    "resnet56 trained 10 epochs per init (flip + 4 px shift)",
     (0,),
     presets_lib.merged(presets_lib.CPU, _TRAIN, {"train.num_epochs": TRAINED["cpu"][1]}),
   ),

@@ -56,6 +56,19 @@ CPU = {
 
 GPU = dict(CPU, **{"data.image_size": 64, "model.options.input_size": 64, "train.log_every": 11})
 
+# He et al.'s CIFAR augmentation (flip, shift by up to 4 of 32 px) instead of the recipes'
+# strong crops and colour jitter, for the studies that compare how well nets fit the training set.
+HE_AUGMENT = {
+  "data.augment.random_resized_crop": False,
+  "data.augment.rotation_degrees": 0.0,
+  "data.augment.shear_degrees": 0.0,
+  "data.augment.translate_fraction": 0.125,
+  "data.augment.ink_strength": 0.0,
+  "data.augment.saturation": 0.0,
+  "data.augment.hue_degrees": 0.0,
+  "data.augment.grayscale_probability": 0.0,
+}
+
 SEEDS = (0, 1, 2)
 
 
