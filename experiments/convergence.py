@@ -55,8 +55,11 @@ def _finished(run: dict) -> tuple[bool, str]:
 
 @dataclasses.dataclass(frozen=True)
 class Plateau:
+  # Two points, as tools/family_recipes.py: under a cosine schedule the last epochs still
+  # gain about a point while the learning rate anneals, and per-epoch accuracy of augmented
+  # batches varies by about that much.
   fraction: float = 0.1
-  max_gain: float = 0.01
+  max_gain: float = 0.02
 
   def describe(self) -> str:
     return (
