@@ -117,5 +117,8 @@ def serve(page: gr.Blocks, host: str, port: int, block: bool = True) -> str:
     css=render.CSS,
     show_error=False,
     quiet=not block,
+    # Gradio's run history would keep every stroke's drawing and answer in the browser's
+    # localStorage, re-serialising up to 100 of them on every event.
+    run_history=False,
   )
   return page.local_url
