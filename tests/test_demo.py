@@ -3,9 +3,12 @@ the page's answers to drawings, empty canvases and bad uploads, and concurrent u
 
 The checkpoint is the trainer's own (lenet5 at 16 px on the synthetic data, 4 steps)."""
 
+import base64
 import concurrent.futures
 import csv
+import html
 import io
+import re
 import zipfile
 
 import numpy as np
@@ -16,7 +19,7 @@ from test_train_support import REPO, eval_rows, tiny_config
 from abstract_cls import taxonomy
 from abstract_cls.data import decode
 from abstract_cls.demo import __main__ as demo_main
-from abstract_cls.demo import app, inputs, render
+from abstract_cls.demo import app, inputs, render, sketch_pad
 from abstract_cls.demo.served_model import ServedModel
 from abstract_cls.train import errors, loop, predict
 
@@ -47,19 +50,43 @@ def embedded_png(index: int = 0) -> tuple[str, bytes]:
     return name.split("/")[-1], z.read(name)
 
 
-def drawing(kind: str) -> dict:
-  """A sketch pad value with black strokes on the white sheet."""
-  value = inputs.empty_sketch()
-  sheet = Image.fromarray(value["composite"])
+SENT_SIZE = sketch_pad.sent_size(16)  # the side of the drawings the pad sends the tiny model
+
+
+def drawing_png(kind: str) -> bytes:
+  """A drawing as the sketch pad sends it: black strokes on an opaque white RGBA PNG."""
+  sheet = Image.new("RGBA", (SENT_SIZE, SENT_SIZE), "white")
   pen = ImageDraw.Draw(sheet)
-  n = inputs.CANVAS_SIZE
+  n = SENT_SIZE
   if kind == "circle":
-    pen.ellipse((n // 5, n // 5, 4 * n // 5, 4 * n // 5), outline="black", width=8)
-  else:
-    pen.line((n // 6, n // 2, 5 * n // 6, n // 2), fill="black", width=8)
-    pen.line((n // 2, n // 6, n // 2, 5 * n // 6), fill="black", width=8)
-  value["composite"] = np.asarray(sheet)
-  return value
+    pen.ellipse((n // 5, n // 5, 4 * n // 5, 4 * n // 5), outline="black", width=4)
+  elif kind == "cross":
+    pen.line((n // 6, n // 2, 5 * n // 6, n // 2), fill="black", width=4)
+    pen.line((n // 2, n // 6, n // 2, 5 * n // 6), fill="black", width=4)
+  buffer = io.BytesIO()
+  sheet.save(buffer, format="PNG")
+  return buffer.getvalue()
+
+
+def data_url(png: bytes) -> str:
+  return inputs.PNG_DATA_URL + base64.b64encode(png).decode("ascii")
+
+
+def drawing(kind: str) -> str:
+  """The sketch pad's value for a drawing ('blank': a white sheet)."""
+  return data_url(drawing_png(kind))
+
+
+def status_text(answer: str) -> str:
+  """The answer's status line as the page shows it (tags dropped)."""
+  line = re.search(r'<p class="status">(.*?)</p>', answer).group(1)
+  return html.unescape(re.sub(r"<[^>]+>", "", line))
+
+
+def answer_images(answer: str) -> list[np.ndarray]:
+  """The answer's images in page order: Grad-CAM's input and heat map, then the input."""
+  urls = re.findall(r'src="data:image/png;base64,([^"]+)"', answer)
+  return [np.asarray(Image.open(io.BytesIO(base64.b64decode(u)))) for u in urls]
 
 
 def test_serves_the_best_checkpoint_with_its_validation_score(trained, served):
@@ -92,34 +119,83 @@ def test_same_top1_and_probabilities_as_predict_mode(trained, served, tmp_path):
 
 
 def test_an_array_is_preprocessed_as_its_png_file(served):
-  pixels = drawing("cross")["composite"]
+  pixels = inputs.sketch_pixels(drawing("cross"))
   from_array = predict.model_input(pixels, served.config)
   from_png = predict.model_input(decode.encode_png(pixels), served.config)
   np.testing.assert_array_equal(from_array, from_png)
 
 
 def test_drawing_shows_top5_gradcam_and_model_input(handlers, served):
-  status, table, cam, seen = handlers.sketch(drawing("circle"))
-  assert status.startswith("Your drawing: the network's best guess is **L2_")
-  probs = [float(p) for p in _attribute(table, "data-prob")]
-  codes = _attribute(table, "data-code")
+  answer = handlers.sketch(drawing("circle"))
+  assert status_text(answer).startswith("Your drawing: the network's best guess is L2_")
+  probs = [float(p) for p in _attribute(answer, "data-prob")]
+  codes = _attribute(answer, "data-code")
   assert len(probs) == 5 and probs == sorted(probs, reverse=True) and sum(probs) <= 1 + 1e-6
   assert len(set(codes)) == 5 and set(codes) <= set(taxonomy.class_codes())
   first = taxonomy.classes()[taxonomy.class_index(codes[0])]
-  assert first.name_ko in table and first.name in table and first.l3_objects[0] in table
-  assert cam.shape == seen.shape == (render.DISPLAY_SIZE, render.DISPLAY_SIZE, 3)
-  assert cam.dtype == seen.dtype == np.uint8
-  assert not np.array_equal(cam, seen)  # the heat map is blended in
+  assert first.name_ko in answer and first.name in answer and first.l3_objects[0] in answer
+  under_cam, heat, seen = answer_images(answer)
+  expected = served.predict(inputs.sketch_pixels(drawing("circle")))
+  np.testing.assert_array_equal(seen, expected.model_input)
+  np.testing.assert_array_equal(under_cam, expected.model_input)
+  np.testing.assert_array_equal(heat, render.heat_colours(expected.cam))
+  assert seen.shape == (served.info.image_size,) * 2 + (3,)
 
 
-def _attribute(table: str, name: str) -> list[str]:
-  return [part.split('"')[1] for part in table.split(f"{name}=")[1:]]
+def test_drawing_gets_the_same_answer_as_predict_mode_for_its_png(trained, handlers, tmp_path):
+  config, workdir = trained
+  path = tmp_path / "drawing.png"
+  path.write_bytes(drawing_png("cross"))
+  output = predict.run_predict(config, workdir, [str(path)], str(tmp_path / "p.csv"))
+  with open(output, newline="", encoding="utf-8") as f:
+    row = next(csv.DictReader(f))
+  answer = handlers.sketch(drawing("cross"))
+  assert _attribute(answer, "data-code")[0] == row["top1_code"]
+  assert float(_attribute(answer, "data-prob")[0]) == pytest.approx(
+    float(row["top1_prob"]), abs=2e-6
+  )
+
+
+def _attribute(answer: str, name: str) -> list[str]:
+  return [part.split('"')[1] for part in answer.split(f"{name}=")[1:]]
 
 
 def test_empty_canvas_gets_a_message_not_a_guess(handlers):
-  assert handlers.sketch(inputs.empty_sketch()) == (app.EMPTY_CANVAS, "", None, None)
-  assert handlers.sketch(None) == (app.EMPTY_CANVAS, "", None, None)
-  assert handlers.sketch(handlers.clear())[0] == app.EMPTY_CANVAS
+  for value in ("", None, drawing("blank")):
+    answer = handlers.sketch(value)
+    assert answer == app.EMPTY_ANSWER and status_text(answer) == app.EMPTY_CANVAS
+
+
+def _cut_png() -> str:
+  png = drawing_png("cross")
+  return data_url(png[: len(png) // 2])
+
+
+@pytest.mark.parametrize(
+  "value, reason",
+  [
+    ("a drawing", "not a PNG data URL"),
+    ("data:image/jpeg;base64,/9j/4AAQ", "not a PNG data URL"),
+    ("data:image/png;base64,iVBOR@@w0K", "bad base64"),
+    (data_url(b"GIF89a" + bytes(40)), "not a PNG"),
+    (data_url(inputs.PNG_SIGNATURE), "not an image"),
+    (_cut_png(), "truncated or corrupt image"),
+    (inputs.PNG_DATA_URL + "A" * inputs.MAX_SKETCH_CHARS, "too large"),
+  ],
+)
+def test_bad_sketch_value_is_one_clear_message(handlers, value, reason):
+  answer = handlers.sketch(value)
+  status = status_text(answer)
+  assert status.startswith("Cannot read the drawing. <drawing>: ") and reason in status
+  assert "Traceback" not in answer and "top-classes" not in answer
+
+
+def test_sketch_pad_sends_at_least_twice_the_model_input_and_at_most_the_canvas():
+  assert sketch_pad.sent_size(16) == sketch_pad.sent_size(64) == inputs.MIN_SENT_SIZE
+  assert sketch_pad.sent_size(128) == 256
+  assert sketch_pad.sent_size(224) == inputs.CANVAS_SIZE
+  # Gradio evaluates the template as a JS template string.
+  assert "`" not in sketch_pad.TEMPLATE and "${" not in sketch_pad.TEMPLATE
 
 
 def _png(width: int, height: int) -> bytes:
@@ -141,17 +217,19 @@ def _png(width: int, height: int) -> bytes:
 def test_bad_upload_is_one_clear_message(handlers, tmp_path, name, data, reason):
   path = tmp_path / name
   path.write_bytes(data())
-  status, table, cam, seen = handlers.upload(str(path))
-  assert status.startswith("**Cannot use this file.**") and name in status and reason in status
-  assert "Traceback" not in status and (table, cam, seen) == ("", None, None)
+  answer = handlers.upload(str(path))
+  status = status_text(answer)
+  assert status.startswith("Cannot use this file.") and name in status and reason in status
+  assert "Traceback" not in answer and "top-classes" not in answer
 
 
-def test_very_long_upload_is_downscaled_and_classified(handlers, tmp_path):
+def test_very_long_upload_is_downscaled_and_classified(handlers, served, tmp_path):
   path = tmp_path / "banner.png"
   path.write_bytes(_png(10_000, 300))
-  status, table, _, seen = handlers.upload(str(path))
-  assert status.startswith("`banner.png`: the network's best guess is")
-  assert table.count("data-code=") == 5 and seen.shape[:2] == (render.DISPLAY_SIZE,) * 2
+  answer = handlers.upload(str(path))
+  assert status_text(answer).startswith("banner.png: the network's best guess is")
+  assert answer.count("data-code=") == 5
+  assert answer_images(answer)[-1].shape == (served.info.image_size,) * 2 + (3,)
 
 
 def test_concurrent_users_get_their_own_answers(handlers):
@@ -159,11 +237,9 @@ def test_concurrent_users_get_their_own_answers(handlers):
   alone = [handlers.sketch(v) for v in values[:2]]
   with concurrent.futures.ThreadPoolExecutor(max_workers=len(values)) as pool:
     together = list(pool.map(handlers.sketch, values))
-  assert alone[0][1] != alone[1][1]  # the two drawings are told apart
-  for value_index, result in enumerate(together):
-    expected = alone[value_index % 2]
-    assert result[:2] == expected[:2]
-    np.testing.assert_array_equal(result[3], expected[3])
+  assert _attribute(alone[0], "data-prob") != _attribute(alone[1], "data-prob")  # told apart
+  for value_index, answer in enumerate(together):
+    assert answer == alone[value_index % 2]
 
 
 def test_default_workdir_without_checkpoint_gives_the_training_command(tmp_path, monkeypatch):

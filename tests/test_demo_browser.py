@@ -14,7 +14,7 @@ import pytest
 from test_demo import embedded_png
 from test_train_support import tiny_config
 
-from abstract_cls.demo import app, browser
+from abstract_cls.demo import app, browser, sketch_pad
 from abstract_cls.demo.served_model import ServedModel
 from abstract_cls.train import loop, predict
 
@@ -75,23 +75,52 @@ def _check_top5(classes):
   assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-6
 
 
-def test_strokes_give_top5_undo_and_clear(tab):
+def test_a_stroke_sends_one_small_event_and_gets_top5_and_the_networks_view(tab):
   assert tab.status() == app.EMPTY_CANVAS and "checkpoint step" in tab.page.inner_text(
     "#checkpoint"
   )
   tab.draw(DIAGONAL)
   tab.wait_for_status("Your drawing: the network's best guess is")
   _check_top5(tab.top_classes())
-  for image in ("#gradcam img", "#model-input img"):
-    assert tab.page.locator(image).count() == 1, image
-  one_line = tab.top_classes_table()
+  assert tab.page.locator("#gradcam img").count() == 2  # the input and its heat map
+  assert tab.page.locator("#model-input img").count() == 1
+  assert len(tab.event_post_bytes) == 1 and tab.event_post_bytes[0] < 32 * 1024
+  assert tab.inked_pixels() > 0  # the answer leaves the drawing on the sheet
+
+
+def test_undo_returns_to_the_earlier_drawing_then_to_the_empty_canvas(tab):
+  tab.draw(DIAGONAL)
+  tab.wait_for_status("Your drawing")
+  one_line, one_line_ink = tab.top_classes_table(), tab.inked_pixels()
   tab.draw(OTHER_DIAGONAL)
   _check_top5(tab.wait_for_new_top_classes(one_line))
-  tab.click("#sketch button[aria-label='Undo']")
+  assert tab.inked_pixels() > one_line_ink
+  tab.click(browser.UNDO)
   tab.wait_for_top_classes_table(one_line)  # the same drawing again, the same answer
-  tab.click("#clear")
+  assert tab.inked_pixels() == one_line_ink
+  tab.click(browser.UNDO)
   tab.wait_for_status(app.EMPTY_CANVAS)
-  assert tab.top_classes_table() == ""
+  assert tab.inked_pixels() == 0 and tab.top_classes_table() == ""
+  assert tab.page.locator(browser.UNDO).is_disabled()
+
+
+def test_clear_empties_the_sheet_and_shows_the_empty_canvas_message(tab):
+  tab.draw(BOX)
+  tab.wait_for_status("Your drawing")
+  tab.click(browser.CLEAR)
+  tab.wait_for_status(app.EMPTY_CANVAS)
+  assert tab.inked_pixels() == 0 and tab.top_classes_table() == ""
+
+
+def test_brush_size_sets_the_width_of_the_ink(tab):
+  thin, thick = sketch_pad.BRUSH_SIZES
+  tab.set_brush_size(thin)
+  tab.draw(DIAGONAL)
+  thin_ink = tab.inked_pixels()
+  tab.click(browser.CLEAR)
+  tab.set_brush_size(thick)
+  tab.draw(DIAGONAL)
+  assert tab.inked_pixels() > 4 * thin_ink > 0
 
 
 def test_upload_agrees_with_predict_mode(tab, trained, tmp_path):

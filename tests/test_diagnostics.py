@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from abstract_cls.diagnostics import feature_maps, output_size, run
+from abstract_cls.diagnostics import feature_maps, output_size, run, saliency
 from abstract_cls.models import get_model
 from configs import lenet
 
@@ -108,6 +108,18 @@ def test_layer_outputs_match_trace_on_a_restored_model(trained_workdir):
   assert [y.shape for _, y in outputs] == [tuple(e["output_shape"]) for e in trace]
   # The last recorded conv output, after ReLU, is the Grad-CAM map model.features returns.
   assert np.isfinite(outputs[-1][1]).all()
+
+
+def test_grad_cam_of_a_split_model_equals_grad_cam_of_the_model(trained_workdir):
+  from abstract_cls.train import checkpointing, state  # pylint: disable=g-import-not-at-top
+
+  model, _, _ = checkpointing.restore_for_inference(str(trained_workdir), step="latest")
+  images = np.random.default_rng(1).normal(size=(3, 32, 32, 3)).astype(np.float32)
+  classes = np.array([0, 5, 19])
+  expected, _ = saliency.grad_cam(model, images, classes)
+  graphs, params, rest = state.split_model(model)
+  split_cam = saliency.make_grad_cam(graphs.eval)
+  np.testing.assert_allclose(split_cam(params, rest, images, classes), expected, atol=1e-6)
 
 
 def test_unknown_inspect_option_is_a_clear_error():

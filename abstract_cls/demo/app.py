@@ -6,6 +6,7 @@ never see each other's drawings; the only shared object is the read-only served 
 
 from __future__ import annotations
 
+import html
 import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry or version check
@@ -13,7 +14,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry or ve
 import gradio as gr  # noqa: E402  (after the environment it reads at import)
 
 from abstract_cls.data.decode import ImageDecodeError  # noqa: E402
-from abstract_cls.demo import inputs, render  # noqa: E402
+from abstract_cls.demo import inputs, render, sketch_pad  # noqa: E402
 from abstract_cls.demo.served_model import ServedModel  # noqa: E402
 
 TITLE = "Draw it, and see what the network sees"
@@ -21,9 +22,10 @@ EMPTY_CANVAS = (
   "The canvas is empty: draw an object in black ink (or upload an image) and the network's "
   "five best guesses appear here."
 )
+EMPTY_ANSWER = render.answer_html(html.escape(EMPTY_CANVAS))
 MAX_UPLOAD = "20mb"
-# Every stroke leaves its canvas and answer images in Gradio's cache: every 10 minutes,
-# delete those older than 10 minutes.
+# Every upload leaves its file in Gradio's cache: every 10 minutes, delete those older
+# than 10 minutes.
 CACHE_LIFETIME = (600, 600)
 # System fonts only: the default theme would fetch its fonts from the web.
 THEME = gr.themes.Default(
@@ -31,44 +33,45 @@ THEME = gr.themes.Default(
 )
 
 
+def _problem(lead: str, error: ImageDecodeError) -> str:
+  return render.answer_html(f"<strong>{lead}</strong> {html.escape(str(error))}")
+
+
 class Handlers:
-  """The page's event handlers; each returns (status, top-5 table, Grad-CAM, model input)."""
+  """The page's event handlers; each returns the answer's HTML (render.answer_html)."""
 
   def __init__(self, served: ServedModel):
     self.served = served
 
-  def _show(self, image, name: str, source: str):
+  def _show(self, image, name: str, source: str) -> str:
+    """source: how the status line names the image (HTML)."""
     try:
       prediction = self.served.predict(image, name=name)
     except ImageDecodeError as e:
-      return f"**Cannot use this file.** {e}", "", None, None
+      return _problem("Cannot use this file.", e)
     top = prediction.top[0]
     status = (
-      f"{source}: the network's best guess is **{render.class_title(top)}** "
+      f"{source}: the network's best guess is "
+      f"<strong>{html.escape(render.class_title(top))}</strong> "
       f"({100 * prediction.probs[top]:.1f}%)."
     )
-    return (
-      status,
-      render.top_classes_html(prediction),
-      render.cam_overlay(prediction.model_input, prediction.cam),
-      render.enlarged(prediction.model_input),
-    )
+    return render.answer_html(status, prediction)
 
-  def sketch(self, editor_value):
-    pixels = inputs.sketch_pixels(editor_value)
+  def sketch(self, value: str | None) -> str:
+    """value: the sketch pad's ('' for a blank sheet, else its drawing as a PNG data URL)."""
+    try:
+      pixels = inputs.sketch_pixels(value)
+    except ImageDecodeError as e:
+      return _problem("Cannot read the drawing.", e)
     if pixels is None:
-      return EMPTY_CANVAS, "", None, None
-    return self._show(pixels, "<drawing>", "Your drawing")
+      return EMPTY_ANSWER
+    return self._show(pixels, inputs.SKETCH_NAME, "Your drawing")
 
-  def upload(self, path: str | None):
+  def upload(self, path: str | None) -> str:
     if not path:
-      return EMPTY_CANVAS, "", None, None
+      return EMPTY_ANSWER
     data, name = inputs.read_upload(path)
-    return self._show(data, name, f"`{name}`")
-
-  @staticmethod
-  def clear():
-    return inputs.empty_sketch()
+    return self._show(data, name, f"<code>{html.escape(name)}</code>")
 
 
 def _notice_page(notice: str) -> gr.Blocks:
@@ -89,44 +92,14 @@ def build(served: ServedModel | None, notice: str = "") -> gr.Blocks:
     gr.Markdown(f"Serving {served.info.describe()}.", elem_id="checkpoint")
     with gr.Row():
       with gr.Column(scale=1):
-        sketch = gr.Sketchpad(
-          value=inputs.empty_sketch(),
-          type="numpy",
-          image_mode="RGB",
-          canvas_size=(inputs.CANVAS_SIZE, inputs.CANVAS_SIZE),
-          fixed_canvas=True,
-          brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=6),
-          layers=False,
-          transforms=(),
-          format="png",
-          label="Draw here: black ink (brush size and eraser on the left, undo at the top)",
-          elem_id="sketch",
-        )
-        with gr.Row():
-          clear = gr.Button("Clear the canvas", elem_id="clear")
-          upload = gr.UploadButton("Upload an image…", type="filepath", elem_id="upload")
+        sketch = sketch_pad.sketch_pad(size)
+        upload = gr.UploadButton("Upload an image…", type="filepath", elem_id="upload")
       with gr.Column(scale=1):
-        status = gr.Markdown(EMPTY_CANVAS, elem_id="status")
-        top5 = gr.HTML(elem_id="top5")
-        with gr.Row():
-          cam = gr.Image(
-            label="Grad-CAM of the top class (red: what drove the guess)",
-            format="png",
-            interactive=False,
-            elem_id="gradcam",
-          )
-          seen = gr.Image(
-            label=f"The input as the network sees it ({size}×{size} px)",
-            format="png",
-            interactive=False,
-            elem_id="model-input",
-          )
-    outputs = [status, top5, cam, seen]
+        answer = gr.HTML(EMPTY_ANSWER, js_on_load=None, elem_id="answer")
     sketch.change(
-      handlers.sketch, sketch, outputs, trigger_mode="always_last", show_progress="hidden"
+      handlers.sketch, sketch, answer, trigger_mode="always_last", show_progress="hidden"
     )
-    upload.upload(handlers.upload, upload, outputs, show_progress="minimal")
-    clear.click(handlers.clear, None, sketch, show_progress="hidden")
+    upload.upload(handlers.upload, upload, answer, show_progress="minimal")
   return page
 
 
@@ -144,5 +117,8 @@ def serve(page: gr.Blocks, host: str, port: int, block: bool = True) -> str:
     css=render.CSS,
     show_error=False,
     quiet=not block,
+    # Gradio's run history would keep every stroke's drawing and answer in the browser's
+    # localStorage, re-serialising up to 100 of them on every event.
+    run_history=False,
   )
   return page.local_url

@@ -26,8 +26,14 @@ CHROMIUM_FLAGS = (
 VIEWPORT = {"width": 1400, "height": 1000}
 PAGE_TIMEOUT_MS = 120_000  # a loaded 2-core machine needs tens of seconds for the first load
 
-STATUS = "#status [data-testid=markdown]"
-TOP_CLASSES = "#top5 table.top-classes"
+ANSWER = "#answer"  # the status line, the top-5 table and the network's view
+STATUS = f"{ANSWER} p.status"
+TOP_CLASSES = f"{ANSWER} table.top-classes"
+SHEET = "#sketch canvas.sheet"
+UNDO = "#sketch button[data-action=undo]"
+CLEAR = "#sketch button[data-action=clear]"
+BRUSH_SIZE = "#sketch input.brush-size"
+EVENT_POSTS = "/gradio_api/queue/join"  # each event the page sends the server is one POST
 
 # A stroke: points (x, y) in [0, 1] on the drawing sheet, (0, 0) its top left.
 Stroke = Sequence[tuple[float, float]]
@@ -62,26 +68,31 @@ class DemoPage:
     self.page = self.context.new_page()
     self.page.set_default_timeout(PAGE_TIMEOUT_MS)
     self.requested_urls: list[str] = []
-    self.page.on("request", lambda request: self.requested_urls.append(request.url))
+    self.event_post_bytes: list[int] = []  # body size of each event sent to the server
+    self.page.on("request", self._record)
     self.page.goto(url)
-    self.page.wait_for_selector("#sketch canvas")
-    self.page.wait_for_selector("#sketch button[aria-label='Undo']")
+    self.page.wait_for_selector(f"{SHEET}[data-ready]")
+
+  def _record(self, request) -> None:
+    self.requested_urls.append(request.url)
+    if request.method == "POST" and EVENT_POSTS in request.url:
+      self.event_post_bytes.append(len(request.post_data_buffer or b""))
 
   def close(self) -> None:
     self.context.close()
 
   def sheet_box(self) -> dict:
-    """Screen box of the white drawing sheet: the editor shows it centred in its canvas
-    element at the zoom it displays (strokes that start off the sheet draw nothing)."""
-    box = self.page.locator("#sketch canvas").first.bounding_box()
-    zoom = float(self.page.inner_text("#sketch .zoom-number").strip().rstrip("%")) / 100
-    side = inputs.CANVAS_SIZE * zoom
-    return {
-      "x": box["x"] + (box["width"] - side) / 2,
-      "y": box["y"] + (box["height"] - side) / 2,
-      "width": side,
-      "height": side,
-    }
+    """Screen box of the drawing sheet (the sketch pad's canvas)."""
+    return self.page.locator(SHEET).bounding_box()
+
+  def inked_pixels(self) -> int:
+    """How many of the sheet's pixels are darker than the ink threshold."""
+    return self.page.locator(SHEET).evaluate(
+      "(c, limit) => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+      " let n = 0; for (let i = 0; i < d.length; i += 4)"
+      " if (Math.min(d[i], d[i + 1], d[i + 2]) < limit) n++; return n; }",
+      inputs.INK_THRESHOLD,
+    )
 
   def draw(self, strokes: Sequence[Stroke], steps: int = 6) -> None:
     """Draws with the mouse: press, move through the points, release, per stroke."""
@@ -136,6 +147,9 @@ class DemoPage:
       " return t && t.outerHTML === expected; }",
       arg=[TOP_CLASSES, expected],
     )
+
+  def set_brush_size(self, size: int) -> None:
+    self.page.locator(BRUSH_SIZE).fill(str(size))
 
   def upload(self, path: str) -> None:
     """Clicks the upload button and picks `path` in the file chooser it opens."""

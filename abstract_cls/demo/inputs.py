@@ -1,38 +1,45 @@
-"""The two ways an image reaches the demo: the sketch pad's canvas and an uploaded file."""
+"""The two ways an image reaches the demo: the sketch pad's drawing and an uploaded file."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 
 import numpy as np
 
-CANVAS_SIZE = 384  # square drawing area in screen pixels; far above any model input size
-INK_THRESHOLD = 250  # a canvas with no channel darker than this has nothing drawn on it
+from abstract_cls.data import decode
+
+CANVAS_SIZE = 384  # square drawing sheet in screen pixels; far above any model input size
+MIN_SENT_SIZE = 192  # the pad sends its drawing downscaled to at least this side
+INK_THRESHOLD = 250  # a drawing with no channel darker than this has nothing drawn on it
+SKETCH_NAME = "<drawing>"  # how errors name the drawing
+PNG_DATA_URL = "data:image/png;base64,"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# The pad never sends more than CANVAS_SIZE² RGBA pixels: refuse far larger values unread.
+MAX_SKETCH_CHARS = 4 * CANVAS_SIZE * CANVAS_SIZE * 4 // 3 + 4096
+MAX_SKETCH_PIXELS = CANVAS_SIZE * CANVAS_SIZE
 
 
-def empty_sketch() -> dict:
-  """The sketch pad's value for a clean sheet: white paper, one transparent ink layer.
+def sketch_pixels(value: str | None) -> np.ndarray | None:
+  """The sketch pad's drawing as uint8 RGB on white, or None when nothing is drawn.
 
-  Handing the editor its ink layer (instead of letting it make one) matters: the editor
-  swallows the first change it reports, and loading this layer is that change, so the
-  user's first stroke already updates the predictions."""
-  paper = np.full((CANVAS_SIZE, CANVAS_SIZE, 3), 255, np.uint8)
-  ink = np.zeros((CANVAS_SIZE, CANVAS_SIZE, 4), np.uint8)
-  return {"background": paper, "layers": [ink], "composite": paper}
-
-
-def sketch_pixels(editor_value) -> np.ndarray | None:
-  """The sketch pad's flattened drawing (uint8 RGB on white), or None if nothing is drawn.
-
-  editor_value is the Sketchpad's value: {'background', 'layers', 'composite'}, numpy."""
-  composite = (editor_value or {}).get("composite")
-  if composite is None:
+  value: '' (or None) for a blank sheet, else a PNG data URL. Anything else raises
+  decode.ImageDecodeError naming what is wrong with it."""
+  if not value:
     return None
-  pixels = np.asarray(composite)
-  if pixels.ndim == 2:
-    pixels = np.repeat(pixels[..., None], 3, axis=-1)
-  pixels = np.ascontiguousarray(pixels[..., :3], dtype=np.uint8)
-  if pixels.size == 0 or pixels.min() >= INK_THRESHOLD:
+  if not isinstance(value, str) or not value.startswith(PNG_DATA_URL):
+    raise decode.ImageDecodeError(SKETCH_NAME, "not a PNG data URL", repr(str(value)[:32]))
+  if len(value) > MAX_SKETCH_CHARS:
+    raise decode.ImageDecodeError(SKETCH_NAME, "too large", f"{len(value)} characters")
+  try:
+    data = base64.b64decode(value[len(PNG_DATA_URL) :], validate=True)
+  except binascii.Error as e:
+    raise decode.ImageDecodeError(SKETCH_NAME, "bad base64", str(e)) from None
+  if not data.startswith(PNG_SIGNATURE):
+    raise decode.ImageDecodeError(SKETCH_NAME, "not a PNG", repr(data[:8]))
+  pixels = decode.load_image_rgb(data, name=SKETCH_NAME, max_pixels=MAX_SKETCH_PIXELS)
+  if pixels.min() >= INK_THRESHOLD:
     return None
   return pixels
 

@@ -1,35 +1,35 @@
-"""What the page shows for a prediction: the top-5 table and the two images."""
+"""What the page shows for an answer: a status line, the top-5 table and the network's view.
+
+The answer is one HTML fragment (one component to update per stroke); its two images are
+small PNG data URLs at the model's input size, which the page enlarges.
+"""
 
 from __future__ import annotations
 
+import base64
 import html
 
 import numpy as np
 from matplotlib import colormaps
-from PIL import Image
 
 from abstract_cls import taxonomy
+from abstract_cls.data import decode
 from abstract_cls.demo.served_model import Prediction
 
-DISPLAY_SIZE = 224  # the small model input and its heat map are shown enlarged to this
+DISPLAY_SIZE = 224  # CSS pixels the model input and its heat map are shown at
 OBJECTS_SHOWN = 4  # level-3 object names listed per class
 CAM_OPACITY = 0.45
 
 
-def enlarged(pixels: np.ndarray, size: int = DISPLAY_SIZE) -> np.ndarray:
-  """uint8 RGB, enlarged with nearest-neighbour so each input pixel stays visible."""
-  return np.asarray(Image.fromarray(pixels, "RGB").resize((size, size), Image.NEAREST))
+def png_data_url(pixels: np.ndarray) -> str:
+  """uint8 RGB [H, W, 3] -> a PNG data URL."""
+  return "data:image/png;base64," + base64.b64encode(decode.encode_png(pixels)).decode("ascii")
 
 
-def cam_overlay(pixels: np.ndarray, cam: np.ndarray, size: int = DISPLAY_SIZE) -> np.ndarray:
-  """The input with the Grad-CAM map (jet colours, 0 = blue) blended over it, enlarged."""
-  heat = Image.fromarray(np.uint8(np.clip(cam, 0, 1) * 255), "L").resize(
-    (size, size), Image.BILINEAR
-  )
-  colours = colormaps["jet"](np.asarray(heat, np.float32) / 255.0)[..., :3]
-  base = enlarged(pixels, size).astype(np.float32) / 255.0
-  mixed = (1 - CAM_OPACITY) * base + CAM_OPACITY * colours
-  return np.uint8(np.rint(np.clip(mixed, 0, 1) * 255))
+def heat_colours(cam: np.ndarray) -> np.ndarray:
+  """A heat map in [0, 1] -> uint8 RGB in jet colours (0 = blue, 1 = red)."""
+  colours = colormaps["jet"](np.clip(cam, 0, 1))[..., :3]
+  return np.uint8(np.rint(colours * 255))
 
 
 def class_title(index: int) -> str:
@@ -64,13 +64,45 @@ def top_classes_html(prediction: Prediction) -> str:
   )
 
 
-CSS = """
-#sketch button[aria-label='Clear canvas'] { display: none; }  /* the page's own Clear resets */
-.top-classes { width: 100%; border-collapse: collapse; font-size: 0.95em; }
-.top-classes td, .top-classes th { padding: 4px 6px; text-align: left; vertical-align: top; }
-.top-classes tr.top-class:first-child { font-weight: 600; }
-.top-classes td:nth-child(2) { position: relative; min-width: 90px; }
-.prob-bar { position: absolute; left: 0; top: 2px; bottom: 2px; background: #4a90d9;
-  opacity: 0.3; }
-.top-classes .objects { color: #666; font-size: 0.9em; }
+def _views_html(prediction: Prediction) -> str:
+  """The Grad-CAM overlay (the heat map laid over the input at CAM_OPACITY) and the input."""
+  size = prediction.model_input.shape[0]
+  pixels = png_data_url(prediction.model_input)
+  heat = png_data_url(heat_colours(prediction.cam))
+  return (
+    '<div class="views">'
+    '<figure id="gradcam"><figcaption>Grad-CAM of the top class (red: what drove the guess)'
+    f'</figcaption><div class="overlay"><img class="pixels" alt="model input" src="{pixels}">'
+    f'<img class="heat" alt="Grad-CAM heat map" src="{heat}"></div></figure>'
+    f'<figure id="model-input"><figcaption>The input as the network sees it ({size}×{size} '
+    f'px)</figcaption><img class="pixels" alt="model input" src="{pixels}"></figure></div>'
+  )
+
+
+def answer_html(status: str, prediction: Prediction | None = None) -> str:
+  """The answer: `status` (HTML) alone, or with the prediction's table and images."""
+  parts = [f'<p class="status">{status}</p>']
+  if prediction is not None:
+    parts += [top_classes_html(prediction), _views_html(prediction)]
+  return "".join(parts)
+
+
+CSS = f"""
+#answer .status {{ margin: 0 0 10px; }}
+.top-classes {{ width: 100%; border-collapse: collapse; font-size: 0.95em; }}
+.top-classes td, .top-classes th {{ padding: 4px 6px; text-align: left; vertical-align: top; }}
+.top-classes tr.top-class:first-child {{ font-weight: 600; }}
+.top-classes td:nth-child(2) {{ position: relative; min-width: 90px; }}
+.prob-bar {{ position: absolute; left: 0; top: 2px; bottom: 2px; background: #4a90d9;
+  opacity: 0.3; }}
+.top-classes .objects {{ color: #666; font-size: 0.9em; }}
+#answer .views {{ display: flex; gap: 16px; flex-wrap: wrap; margin-top: 12px; }}
+#answer figure {{ margin: 0; width: {DISPLAY_SIZE}px; }}
+#answer figcaption {{ font-size: 0.85em; color: #555; margin-bottom: 4px; }}
+#answer .overlay {{ position: relative; width: {DISPLAY_SIZE}px; height: {DISPLAY_SIZE}px; }}
+#answer .overlay img {{ position: absolute; left: 0; top: 0; }}
+#answer img {{ width: {DISPLAY_SIZE}px; height: {DISPLAY_SIZE}px; display: block; }}
+#answer figure > img, #answer .overlay {{ outline: 1px solid var(--border-color-primary); }}
+#answer img.pixels {{ image-rendering: pixelated; }}  /* each input pixel stays visible */
+#answer img.heat {{ opacity: {CAM_OPACITY}; }}  /* smoothly enlarged, blended over */
 """

@@ -85,9 +85,9 @@ class ServedModel:
     )
     graphs, params, rest = state_lib.split_model(model)
     mesh = mesh_lib.make_mesh(1)
-    self._model = model
     self._params, self._rest = jax.device_put((params, rest), mesh_lib.replicated(mesh))
     self._eval_step = step_lib.make_eval_step(graphs, mesh, self.info.flip_tta)
+    self._grad_cam = saliency.make_grad_cam(graphs.eval)
     # As EvalInput.batches: uint8 on the device, then /255 and the mean/std normalisation.
     self._sharding = mesh_lib.batch_sharded(mesh)
     self._normalize = jax.jit(lambda x: augment.normalize(x / 255.0))
@@ -106,5 +106,5 @@ class ServedModel:
       out = self._eval_step(self._params, self._rest, x, np.zeros(1, np.int32))
       probs = np.asarray(out["prob"][0], np.float32)
       top = tuple(int(c) for c in np.argsort(-probs, kind="stable")[:TOP_K])
-      cams, _ = saliency.grad_cam(self._model, np.asarray(x), np.array([top[0]]))
-    return Prediction(probs=probs, top=top, cam=cams[0], model_input=pixels)
+      cam = np.asarray(self._grad_cam(self._params, self._rest, x, np.array([top[0]], np.int32)))
+    return Prediction(probs=probs, top=top, cam=cam[0], model_input=pixels)

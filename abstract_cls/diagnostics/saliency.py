@@ -23,8 +23,7 @@ def _normalise_maps(maps: jax.Array) -> jax.Array:
   return maps / jnp.maximum(maps.max(axis=(1, 2), keepdims=True), 1e-12)
 
 
-@nnx.jit
-def _grad_cam(model: nnx.Module, images: jax.Array, classes: jax.Array):
+def _grad_cam_maps(model: nnx.Module, images: jax.Array, classes: jax.Array):
   fmap = model.features(images)
 
   def class_score(fm):
@@ -37,6 +36,21 @@ def _grad_cam(model: nnx.Module, images: jax.Array, classes: jax.Array):
   b, h, w = images.shape[:3]
   cam = jax.image.resize(cam, (b, h, w), method="bilinear")
   return _normalise_maps(cam), fmap
+
+
+_grad_cam = nnx.jit(_grad_cam_maps)
+
+
+def make_grad_cam(graphdef: nnx.GraphDef):
+  """Grad-CAM for a model split as nnx.split(model, nnx.Param, ...) with pure-dict states:
+  a jitted (params, rest, images, classes) -> heat maps [B, H, W] in [0, 1]. For repeated
+  calls on one model: unlike grad_cam (nnx.jit), it does not walk the module graph in Python
+  on every call."""
+
+  def heat_maps(params, rest, images, classes):
+    return _grad_cam_maps(nnx.merge(graphdef, params, rest), images, classes)[0]
+
+  return jax.jit(heat_maps)
 
 
 def grad_cam(model: nnx.Module, images: np.ndarray, classes: np.ndarray):
