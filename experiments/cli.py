@@ -110,7 +110,8 @@ def write_report(module: ModuleType, out_dir: pathlib.Path) -> str:
     meta_path.write_text(json.dumps(meta, indent=1))
   runs = with_convergence(module, sweep.load_results(out_dir))
   found, bar = study_findings(module, runs, out_dir)
-  text = tables.stamp(meta, len(runs)) + "\n" + completeness(module, meta, runs) + "\n"
+  run_commits = sorted({str(r["commit"]).split(" ")[0] for r in runs if r.get("commit")})
+  text = tables.stamp(meta, len(runs), run_commits) + "\n" + completeness(module, meta, runs) + "\n"
   text += chance_table(meta["chance"]) + "\n"
   text += convergence_section(module, runs, bar) + "\n"
   text += module.report(runs, meta, out_dir) if runs else "_No finished run yet._\n"

@@ -302,6 +302,7 @@ def run_one(
     diverged=diverged,
     curves=run_record.curves(workdir),
     grad_norms=run_record.grad_norm_samples(workdir),
+    commit=provenance.git_commit(),
   )
   if extra is not None and evals:
     result.update(extra(config, str(workdir)))
@@ -346,7 +347,9 @@ def run_sweep(
   out.mkdir(parents=True, exist_ok=True)
   meta_path = out / "meta.json"
   meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-  if meta.get("preset") != preset.name:
+  if meta.get("preset") == preset.name:  # the preset's text as the code now defines it
+    _update_meta(meta_path, preset_description=preset.description, seeds=list(preset.seeds))
+  else:
     meta_path.write_text(
       json.dumps(
         dict(

@@ -72,13 +72,16 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence]) -> str:
   return "\n".join(lines) + "\n"
 
 
-def stamp(meta: dict, runs_done: int | None = None) -> str:
-  """One italic line naming preset, machine, commit, date and command."""
+def stamp(meta: dict, runs_done: int | None = None, run_commits=()) -> str:
+  """One italic line naming preset, machine, commits, date and command."""
   seeds = ", ".join(str(s) for s in meta.get("seeds", []))
   done = f"; {runs_done} runs" if runs_done is not None else ""
+  commits = f"commit {meta.get('commit')}"
+  if run_commits:
+    commits = f"runs trained at commit {', '.join(run_commits)} (sweep started at {commits})"
   return (
     f"_Preset `{meta.get('preset')}` ({meta.get('preset_description', '')}); seeds "
-    f"{seeds}{done}; machine: {meta.get('machine')}; commit {meta.get('commit')}; "
+    f"{seeds}{done}; machine: {meta.get('machine')}; {commits}; "
     f"started {meta.get('started')}, last run finished {meta.get('updated', 'not yet')}. "
     f"Command: `{meta.get('command')}`._\n"
   )
