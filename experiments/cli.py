@@ -206,8 +206,10 @@ def summary_line(module: ModuleType, meta: dict, runs: list[dict], out_dir) -> s
     module.key_figure(converged, out_dir) if converged else "no run has met its criterion yet."
   )
   lv = meta["chance"].get(HEADLINE_SPLIT) or next(iter(meta["chance"].values()))
+  commits = sorted({str(r["commit"]).split(" ")[0] for r in runs if r.get("commit")})
   return (
-    f"**{module.TITLE}** (preset `{meta['preset']}`, commit {tables.short_commit(meta)}, "
+    f"**{module.TITLE}** (preset `{meta['preset']}`, "
+    f"commit {', '.join(commits) or tables.short_commit(meta)}, "
     f"{sum(r['converged'] for r in runs)}/{len(runs)} runs converged): {figure} "
     f"Chance: macro-F1 {100 * lv['best']['macro_f1']:.1f}%, accuracy "
     f"{100 * lv['best']['accuracy']:.1f}%."

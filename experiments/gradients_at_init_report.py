@@ -531,13 +531,16 @@ def key_figure(probes, runs) -> str:
     f"{_corr(probes, 'resnet', 'batch', hi):.2f}."
   )
   trained = {r.get("init"): r for r in runs if r["labels"].get("norm") == "none"}
+  batch = [r for r in runs if r["labels"].get("norm") == "batch"]
   if trained:
     text += (
       " Without norm at lr 0.1: "
       + ", ".join(
-        f"{init} init {'diverged' if r.get('diverged') else f'loss {_final_loss(r):.2f}'}"
+        f"{init} init "
+        + ("diverged" if r.get("diverged") else f"test macro-F1 {100 * _test_f1(r):.1f}%")
         for init, r in trained.items()
       )
+      + (f" (batch norm: {100 * _test_f1(batch[0]):.1f}%)" if batch else "")
       + "."
     )
   return text
