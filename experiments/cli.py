@@ -110,7 +110,7 @@ def write_report(module: ModuleType, out_dir: pathlib.Path) -> str:
     meta_path.write_text(json.dumps(meta, indent=1))
   runs = with_convergence(module, sweep.load_results(out_dir))
   found, bar = study_findings(module, runs, out_dir)
-  run_commits = sorted({str(r["commit"]).split(" ")[0] for r in runs if r.get("commit")})
+  run_commits = tables.run_commits(runs)
   text = tables.stamp(meta, len(runs), run_commits) + "\n" + completeness(module, meta, runs) + "\n"
   text += chance_table(meta["chance"]) + "\n"
   text += convergence_section(module, runs, bar) + "\n"
@@ -206,7 +206,7 @@ def summary_line(module: ModuleType, meta: dict, runs: list[dict], out_dir) -> s
     module.key_figure(converged, out_dir) if converged else "no run has met its criterion yet."
   )
   lv = meta["chance"].get(HEADLINE_SPLIT) or next(iter(meta["chance"].values()))
-  commits = sorted({str(r["commit"]).split(" ")[0] for r in runs if r.get("commit")})
+  commits = tables.run_commits(runs)
   return (
     f"**{module.TITLE}** (preset `{meta['preset']}`, "
     f"commit {', '.join(commits) or tables.short_commit(meta)}, "

@@ -105,6 +105,11 @@ def hours_minutes(seconds: float) -> str:
   return f"{minutes:.1f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
 
 
+def run_commits(runs) -> list[str]:
+  """The commits that trained these runs (records older than the field have none)."""
+  return sorted({str(r["commit"]).split(" ")[0] for r in runs if r.get("commit")})
+
+
 def short_commit(meta: dict) -> str:
   """The commit without the list of uncommitted files (the full stamp is in report.md)."""
   commit = str(meta.get("commit", "unknown"))
