@@ -58,7 +58,10 @@ def _model_options(model, image_size, dtype, conv_impl, width=1.0):
     return dict(options, in_channels=3)
   if width != 1.0:
     options["width"] = width
-  return dict(options, stem="imagenet")
+  from abstract_cls.models import registry  # pylint: disable=g-import-not-at-top
+
+  # The ImageNet stem where the model has one; the CIFAR ResNets have only their small stem.
+  return dict(options, stem="imagenet") if "imagenet" in registry.stems(model) else options
 
 
 def _peak_for(device_kind):

@@ -46,3 +46,13 @@ def test_cpu_model_cases_match_the_torch_peers(model, size, batch):
   x = jax.ShapeDtypeStruct((2, size, size, 3), jnp.float32)
   logits = jax.eval_shape(lambda s, x: nnx.merge(graphdef, s)(x), state, x)
   assert logits.shape == (2, 20)
+
+
+def test_cifar_resnets_get_their_own_stem():
+  """The benchmark gives the ImageNet stem only to models that have one (resnet20 has not)."""
+  options = train_step_benchmark._model_options("resnet20", 32, "float32", "auto")
+  assert "stem" not in options
+  get_model("resnet20", num_classes=20, rngs=nnx.Rngs(0), **options)
+  assert (
+    train_step_benchmark._model_options("resnet18", 64, "float32", "auto")["stem"] == "imagenet"
+  )

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from abstract_cls.models import count_params, get_model, layers, list_models
+from abstract_cls.models import count_params, get_model, layers, list_models, registry
 
 CONTRACT_NAMES = (
   ["lenet5", "alexnet"]
@@ -99,6 +99,14 @@ def test_stem_is_checked_once_against_each_family():
     get_model("vgg11", stem="tiny")
   with pytest.raises(ValueError, match="does not support"):
     get_model("lenet5", stem="small")
+
+
+def test_stems_lists_what_each_family_accepts():
+  assert registry.stems("resnet20") == ("small",)
+  assert set(registry.stems("resnet18")) == {"imagenet", "small"}
+  assert registry.stems("lenet5") == ()
+  with pytest.raises(ValueError, match="unknown model"):
+    registry.stems("resnet19")
 
 
 DEEP = {"resnet101", "resnet152", "plain101", "plain152", "resnet110", "plain110"}

@@ -67,6 +67,13 @@ def list_models() -> list[str]:
   return list(_MODELS)
 
 
+def stems(name: str) -> tuple[str, ...]:
+  """The values the model's stem option accepts (empty for a model without the option)."""
+  if name not in _MODELS:
+    raise ValueError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
+  return _MODELS[name].stems
+
+
 def get_model(
   name: str, num_classes: int = 20, rngs: nnx.Rngs | None = None, **options
 ) -> nnx.Module:
