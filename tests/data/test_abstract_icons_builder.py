@@ -6,6 +6,7 @@ pytest tests that prepare from the dummy data and check split counts and the rep
 
 import concurrent.futures
 import pathlib
+import shutil
 import time
 
 import archive_fixtures
@@ -43,6 +44,18 @@ def test_changed_archive_is_prepared_again(tmp_path):
   assert builders.read_report(first.data_dir)["skipped"] == []
   expected = archive_fixtures.write_archive(archive, size=16, with_bad_entries=True)
   _check(builders.prepare("abstract_icons", tmp_path / "tfds", archive_dir=archive), expected)
+
+
+def test_a_copy_of_the_archive_elsewhere_reuses_the_prepared_data(tmp_path):
+  """Two checkouts share ~/tensorflow_datasets: the same archive at another path is the same
+  data, so the second does not prepare it again (and delete files the first is reading)."""
+  archive_fixtures.write_archive(tmp_path / "one", size=16, with_bad_entries=False)
+  shutil.copytree(tmp_path / "one", tmp_path / "two")
+  first = builders.prepare("abstract_icons", tmp_path / "tfds", archive_dir=tmp_path / "one")
+  info = pathlib.Path(first.data_dir) / "dataset_info.json"
+  stamp = info.stat().st_mtime_ns
+  builders.prepare("abstract_icons", tmp_path / "tfds", archive_dir=tmp_path / "two")
+  assert info.stat().st_mtime_ns == stamp
 
 
 def test_unknown_name_lists_known_ones(tmp_path):
