@@ -20,6 +20,7 @@ import argparse
 import dataclasses
 import json
 import pathlib
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -297,6 +298,9 @@ def run_study(
   write_report(module, out_dir)
 
 
+STOPPED_EXIT_CODE = 128 + signal.SIGTERM  # the shell's status for a process ended by SIGTERM
+
+
 def main(module: ModuleType, argv=None) -> int:
   parser = argparse.ArgumentParser(
     prog=f"python -m experiments.{module.STUDY}", description=(module.__doc__ or "").split("\n")[0]
@@ -322,7 +326,12 @@ def main(module: ModuleType, argv=None) -> int:
   if args.report_only:
     write_report(module, out_dir)
   else:
-    run_study(module, preset, out_dir, log=lambda m: print(m, flush=True))
+    try:
+      run_study(module, preset, out_dir, log=lambda m: print(m, flush=True))
+    except sweep.Stopped as stopped:
+      write_report(module, out_dir)  # the finished runs; the stopped one has no result yet
+      print(f"{stopped}; re-run the same command to resume it.", flush=True)
+      return STOPPED_EXIT_CODE
   print(f"Wrote {out_dir / 'report.md'}", flush=True)
   return 0
 

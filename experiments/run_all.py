@@ -19,7 +19,7 @@ import sys
 import time
 import traceback
 
-from experiments import cli, report_all, tables
+from experiments import cli, report_all, sweep, tables
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments" / "results"
@@ -65,6 +65,9 @@ def run(preset: str, studies, results: pathlib.Path, digest_args=(), log=print) 
     log(f"[run_all] {name} --preset={preset}")
     try:
       cli.run_study(module, module.PRESETS[preset], results / name, after_run=refresh, log=log)
+    except sweep.Stopped:  # asked to stop: the remaining studies are not started either
+      refresh(None)
+      raise
     except Exception:  # pylint: disable=broad-except  # one study's failure stops only it
       failed += 1
       log(f"[run_all] {name} FAILED:\n{traceback.format_exc()}")
@@ -107,6 +110,9 @@ def main(argv=None) -> int:
   acquire_lock(lock)
   try:
     failed = run(args.preset, studies, results, log=lambda m: print(m, flush=True))
+  except sweep.Stopped as stopped:
+    print(f"[run_all] {stopped}; re-run the same command to resume it.", flush=True)
+    return cli.STOPPED_EXIT_CODE
   finally:
     lock.unlink(missing_ok=True)
   return 1 if failed else 0

@@ -221,6 +221,11 @@ def _default_settings() -> dict:
   return run_identity.flat_settings(load_config("configs/default.py"))
 
 
+class Stopped(Exception):
+  """The trainer saved and returned on SIGTERM before its last step: the run is not finished,
+  so no result is written; the same command resumes it from that checkpoint."""
+
+
 def _train(config, workdir: pathlib.Path, variant: Variant, log) -> tuple[dict, str]:
   """-> (the trainer's final dict, '' or the divergence message)."""
   from abstract_cls.train import loop  # pylint: disable=g-import-not-at-top
@@ -276,6 +281,8 @@ def run_one(
   start = time.time()
   final, diverged = _train(config, workdir, variant, log)
   train_s = time.time() - start
+  if final.get("preempted"):
+    raise Stopped(f"{variant.name} seed {seed} stopped by SIGTERM at step {final['step']}")
   try:
     evals = evaluate_checkpoint(config, str(workdir), eval_specs)
   except Exception as e:  # pylint: disable=broad-except

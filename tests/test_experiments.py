@@ -139,6 +139,25 @@ def test_run_all_refuses_a_second_driver(tmp_path):
   run_all.acquire_lock(lock)
 
 
+def test_a_run_stopped_by_sigterm_is_resumed_not_recorded(tmp_path, monkeypatch, capsys):
+  """SIGTERM makes the trainer save and return early: that run is not a result; the next call
+  resumes it from the saved step and only then writes result.json."""
+  from abstract_cls.train import loop  # pylint: disable=g-import-not-at-top
+
+  smoke = depth.PRESETS["smoke"]
+  chosen = [(v, s) for v, s in cli.run_plan(depth, smoke) if v.name == "resnet20"]
+  monkeypatch.setattr(depth, "plan", lambda preset: chosen, raising=False)
+  out = tmp_path / "depth"
+  result_path = out / "runs" / "resnet20" / "seed_0" / "result.json"
+  with monkeypatch.context() as m:
+    m.setattr(loop.Preemption, "reached", lambda self, manager, step: step >= 1)
+    assert cli.main(depth, ["--preset=smoke", f"--out={out}"]) == cli.STOPPED_EXIT_CODE
+  assert "stopped by SIGTERM at step 1" in capsys.readouterr().out
+  assert not result_path.exists()
+  assert cli.main(depth, ["--preset=smoke", f"--out={out}"]) == 0
+  assert json.loads(result_path.read_text())["final_step"] == 2
+
+
 def test_a_changed_config_reruns_instead_of_resuming(tmp_path, monkeypatch):
   smoke = imbalance.PRESETS["smoke"]
   variant = sweep.Variant("none", {})
