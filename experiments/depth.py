@@ -263,7 +263,7 @@ def bar(runs) -> tuple[bool | None, str]:
 def _stat(groups, name, getter) -> tuple[float, str]:
   runs = groups.get(name, [])
   values = tables.column(runs, getter)
-  return tables.mean_std(values)[0], tables.fmt(values)
+  return tables.mean_std(values)[0], tables.fmt(values, unit="%") if runs else "not run"
 
 
 def findings(runs, out_dir) -> list[findings_lib.Finding]:
@@ -282,7 +282,7 @@ def findings(runs, out_dir) -> list[findings_lib.Finding]:
         p20,
         p56,
       ),
-      f"final training error plain-56 {p56s}% vs plain-20 {p20s}% (a difference counts when "
+      f"final training error plain-56 {p56s} vs plain-20 {p20s} (a difference counts when "
       "it exceeds the two seed spreads).",
     )
   )
@@ -294,7 +294,7 @@ def findings(runs, out_dir) -> list[findings_lib.Finding]:
       "He et al. 2016, Fig. 6 (middle): deeper ResNets reach a lower or equal training error: "
       "ResNet-56 and ResNet-110 at most 1 point above ResNet-20",
       findings_lib.check(r56 <= r20 + 0.01 and (r110 <= r20 + 0.01 or r110 != r110), r20, r56),
-      f"final training error ResNet-20 {r20s}%, ResNet-56 {r56s}%, ResNet-110 {r110s}%.",
+      f"final training error ResNet-20 {r20s}, ResNet-56 {r56s}, ResNet-110 {r110s}.",
     )
   )
   out.append(
@@ -306,7 +306,7 @@ def findings(runs, out_dir) -> list[findings_lib.Finding]:
         p56,
         r56,
       ),
-      f"final training error plain-56 {p56s}% vs ResNet-56 {r56s}%.",
+      f"final training error plain-56 {p56s} vs ResNet-56 {r56s}.",
     )
   )
   test = {d: _stat(groups, f"resnet{d}", _test_error) for d in HE_2016_TEST_ERROR}
@@ -318,7 +318,7 @@ def findings(runs, out_dir) -> list[findings_lib.Finding]:
       "CIFAR-10 (8.75% at 20, 6.97% at 56, 6.43% at 110)",
       findings_lib.check(falling, *(test[d][0] for d in ran)) if len(ran) >= 2 else None,
       "test error here: "
-      + ", ".join(f"ResNet-{d} {test[d][1]}%" for d in ran)
+      + ", ".join(f"ResNet-{d} {test[d][1]}" for d in ran)
       + " (each at most 1 point above the shallower one counts as falling).",
     )
   )
@@ -338,7 +338,7 @@ def key_figure(runs, out_dir) -> str:
     for name in ("resnet20", "resnet56")
     if name in groups
   ]
-  return f"final training error %: {', '.join(parts)}; test macro-F1 %: {', '.join(f1)}."
+  return f"final training error: {', '.join(parts)}; test macro-F1: {', '.join(f1)}."
 
 
 if __name__ == "__main__":

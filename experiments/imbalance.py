@@ -209,8 +209,8 @@ def findings(runs, out_dir) -> list[findings_lib.Finding]:
         findings_lib.check(
           direction > 0 and stat(rs, rare) > stat(base, rare), stat(rs, _f1), stat(base, _f1)
         ),
-        f"test macro-F1 {tables.fmt(tables.column(rs, _f1))}% vs "
-        f"{tables.fmt(tables.column(base, _f1))}% ("
+        f"test macro-F1 {tables.fmt(tables.column(rs, _f1), unit='%')} vs "
+        f"{tables.fmt(tables.column(base, _f1), unit='%')} ("
         f"{'above' if direction > 0 else 'below' if direction < 0 else 'within'} the seed "
         f"spreads); recall of the {NUM_EXTREME} rarest classes {100 * stat(rs, rare):.1f}% vs "
         f"{100 * stat(base, rare):.1f}%.",

@@ -259,6 +259,10 @@ def bar(runs) -> tuple[bool | None, str]:
   return bool(gap >= MIN_GAP), text + f" (gap {100 * gap:.1f} points, n={len(base)})"
 
 
+def _f1_text(runs) -> str:
+  return tables.fmt(tables.column(runs, _f1), unit="%")
+
+
 def findings(runs, out_dir) -> list[findings_lib.Finding]:
   del out_dir
   groups = tables.by_variant(runs)
@@ -276,7 +280,7 @@ def findings(runs, out_dir) -> list[findings_lib.Finding]:
         findings_lib.check(
           direction > 0 and stat(rs, _gap) < stat(base, _gap), stat(rs, _f1), stat(base, _f1)
         ),
-        f"test macro-F1 {tables.fmt(tables.column(rs, _f1))}% vs {tables.fmt(tables.column(base, _f1))}%"
+        f"test macro-F1 {_f1_text(rs)} vs {_f1_text(base)}"
         f" ({'above' if direction > 0 else 'below' if direction < 0 else 'within'} the seed "
         f"spreads); gap {100 * stat(rs, _gap):.1f} vs {100 * stat(base, _gap):.1f} points.",
       )
@@ -302,13 +306,13 @@ def key_figure(runs, out_dir) -> str:
   parts = []
   if "none" in groups:
     parts.append(
-      f"baseline test macro-F1 {tables.fmt(tables.column(groups['none'], _f1))}% (train-test "
+      f"baseline test macro-F1 {_f1_text(groups['none'])} (train-test "
       f"gap {tables.fmt(tables.column(groups['none'], _gap))} points)"
     )
   others = [n for n in groups if n != "none"]
   if others:
     best = max(others, key=lambda n: tables.mean_std(tables.column(groups[n], _f1))[0])
-    parts.append(f"best {best} {tables.fmt(tables.column(groups[best], _f1))}%")
+    parts.append(f"best {best} {_f1_text(groups[best])}")
   return "; ".join(parts) + "."
 
 

@@ -45,15 +45,16 @@ def compare(a: Sequence[dict], b: Sequence[dict], getter: Callable[[dict], float
   return 1 if ma - mb > spread else -1 if mb - ma > spread else 0
 
 
-def fmt(values: Sequence[float], scale: float = 100.0, digits: int = 1) -> str:
-  """'71.2 ± 1.3 (n=3)': mean ± sample std over seeds (percent by default), and n."""
+def fmt(values: Sequence[float], scale: float = 100.0, digits: int = 1, unit: str = "") -> str:
+  """'71.2 ± 1.3 (n=3)', or with unit='%' '71.2 ± 1.3% (n=3)': mean ± sample std over seeds
+  (scaled to percent by default), and n."""
   m, s = mean_std(values)
   if not np.isfinite(m):
     return "n/a"
   n = sum(1 for x in values if x is not None and np.isfinite(x))
   if n == 1:
-    return f"{m * scale:.{digits}f} (n=1)"
-  return f"{m * scale:.{digits}f} ± {s * scale:.{digits}f} (n={n})"
+    return f"{m * scale:.{digits}f}{unit} (n=1)"
+  return f"{m * scale:.{digits}f} ± {s * scale:.{digits}f}{unit} (n={n})"
 
 
 def column(runs: Sequence[dict], getter: Callable[[dict], float]) -> list[float]:

@@ -72,6 +72,8 @@ def test_mean_std_fmt_and_table():
   assert tables.fmt([0.5, 0.7, 0.6]) == "60.0 ± 10.0 (n=3)"
   assert tables.fmt([0.5]) == "50.0 (n=1)"
   assert tables.fmt([float("nan")]) == "n/a"
+  assert tables.fmt([0.5, 0.7, 0.6], unit="%") == "60.0 ± 10.0% (n=3)"
+  assert tables.fmt([0.5], unit="%") == "50.0% (n=1)"
   text = tables.markdown_table(["a", "b"], [[1, 2]])
   assert text.splitlines() == ["| a | b |", "|---|---|", "| 1 | 2 |"]
 
