@@ -26,6 +26,7 @@ from experiments import (
   cli,
   convergence,
   gradient_probes,
+  gradients_at_init_findings,
   gradients_at_init_report,
   provenance,
   sweep,
@@ -230,11 +231,11 @@ def report(runs, meta, out_dir) -> str:
 
 
 def findings(runs, out_dir) -> list:
-  return gradients_at_init_report.findings(load_probes(out_dir), runs)
+  return gradients_at_init_findings.findings(load_probes(out_dir), runs)
 
 
 def key_figure(runs, out_dir) -> str:
-  return gradients_at_init_report.key_figure(load_probes(out_dir), runs)
+  return gradients_at_init_findings.key_figure(load_probes(out_dir), runs)
 
 
 def layer_scale_ratios(depth: int, scheme: str) -> list[float]:

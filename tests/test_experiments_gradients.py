@@ -69,4 +69,4 @@ def test_findings_compare_only_depths_where_every_net_was_measured():
   probes = {"timing": {k: {} for k in [*nets, "plain56_batch"]}}
   probes["layer_rms"] = {f"{k}/he": {} for k in probes["timing"]}
   assert report._depths(probes) == [8, 20, 56]
-  assert report._complete_depths(probes) == [8, 20]
+  assert report.complete_depths(probes) == [8, 20]

@@ -223,13 +223,15 @@ def _trained_run(norm, init, f1, diverged=False):
 
 
 def test_unnormalised_training_finding_needs_more_than_the_class_prior():
-  from experiments import gradients_at_init_report as report
+  from experiments import gradients_at_init_findings as findings_module
 
   batch = _trained_run("batch", "default", 0.40)
   default = _trained_run("none", "default", float("nan"), diverged=True)
   learned = [_trained_run("none", s, 0.30) for s in ("zero_branch", "fixup")]
-  assert report._training_finding([batch, default, *learned]).holds is True
+  assert findings_module._training_finding([batch, default, *learned]).holds is True
   # Stable but stuck at the class prior (loss below ln 20, macro-F1 at the majority guess's).
   prior = [_trained_run("none", s, 0.02) for s in ("zero_branch", "fixup")]
-  assert report._training_finding([batch, default, *prior]).holds is False
-  assert report._training_finding([default, *learned]).holds is None  # no batch-norm yardstick
+  assert findings_module._training_finding([batch, default, *prior]).holds is False
+  assert (
+    findings_module._training_finding([default, *learned]).holds is None
+  )  # no batch-norm yardstick
