@@ -52,7 +52,7 @@ CPU_MODEL_CASES = (
 )
 
 
-def _model_options(model, image_size, dtype, conv_impl, width=1.0):
+def _model_options(model, image_size, dtype, conv_impl, width=1.0, stem="imagenet"):
   options = {"dtype": dtype, "conv_impl": conv_impl, "input_size": image_size}
   if model == "lenet5":  # no stem option; the images are RGB
     return dict(options, in_channels=3)
@@ -60,8 +60,8 @@ def _model_options(model, image_size, dtype, conv_impl, width=1.0):
     options["width"] = width
   from abstract_cls.models import registry  # pylint: disable=g-import-not-at-top
 
-  # The ImageNet stem where the model has one; the CIFAR ResNets have only their small stem.
-  return dict(options, stem="imagenet") if "imagenet" in registry.stems(model) else options
+  # The CIFAR ResNets have only their small stem; asked for another, they keep it.
+  return dict(options, stem=stem) if stem in registry.stems(model) else options
 
 
 def _peak_for(device_kind):
@@ -91,7 +91,7 @@ def _benchmark_config(config, args, dtype):
   """configs/default.py with the benchmark's model, data, size and batch."""
   config.model.name = args.model
   config.model.options = _model_options(
-    args.model, args.image_size, dtype, args.conv_impl, args.width
+    args.model, args.image_size, dtype, args.conv_impl, args.width, args.stem
   )
   config.data.name = args.data
   config.data.image_size = args.image_size
@@ -302,6 +302,9 @@ def main(argv=None):
   parser.add_argument("--model", default="resnet18")
   parser.add_argument("--image_size", type=int, default=64)
   parser.add_argument("--batch_size", type=int, default=128)
+  parser.add_argument(
+    "--stem", default="imagenet", help="'small' (3x3, no early downsampling) where the model has it"
+  )
   parser.add_argument(
     "--width", type=float, default=1.0, help="ResNet channel multiplier (configs/resnet.py: 0.5)"
   )

@@ -82,9 +82,10 @@ PRESETS = {
   ),
   "cpu": sweep.Preset(
     "cpu",
-    "abstract_icons, resnet18 (ImageNet stem, width 0.5), 64 px, SGD cosine, 60 epochs",
+    "abstract_icons, resnet18 (ImageNet stem, width 0.5), 48 px, SGD cosine, 60 epochs",
     presets_lib.SEEDS,
-    presets_lib.merged(presets_lib.CPU, presets_lib.strong_baseline(64, 60.0), _BASELINE),
+    # 48 px: 27 runs fit ~4.5 h of the 2-core CPU (1.7x the images/s of 64 px).
+    presets_lib.merged(presets_lib.CPU, presets_lib.strong_baseline(48, 60.0), _BASELINE),
   ),
   "gpu": sweep.Preset(
     "gpu",
