@@ -235,3 +235,18 @@ def test_unnormalised_training_finding_needs_more_than_the_class_prior():
   assert (
     findings_module._training_finding([default, *learned]).holds is None
   )  # no batch-norm yardstick
+
+
+def test_domain_findings_need_the_same_direction_in_every_seed():
+  from experiments import domains  # pylint: disable=g-import-not-at-top
+
+  def run(held_out, seen_test):
+    return {"a": held_out, "b": seen_test}
+
+  lower = lambda r: r["a"]
+  higher = lambda r: r["b"]
+  check = domains._lower_in_every_seed  # pylint: disable=protected-access
+  assert check([run(0.5, 0.8), run(0.6, 0.7)], lower, higher) is True
+  assert check([run(0.9, 0.8), run(0.8, 0.7)], lower, higher) is False
+  assert check([run(0.5, 0.8), run(0.8, 0.7)], lower, higher) is None  # seeds disagree
+  assert check([], lower, higher) is None
