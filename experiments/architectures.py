@@ -263,8 +263,8 @@ def key_figure(runs, out_dir) -> str:
   del out_dir
   groups = tables.by_variant(runs)
   return (
-    "test macro-F1 % "
-    + ", ".join(f"{n} {tables.fmt(tables.column(rs, _f1))}" for n, rs in groups.items())
+    "test macro-F1: "
+    + ", ".join(f"{n} {tables.fmt(tables.column(rs, _f1), unit='%')}" for n, rs in groups.items())
     + "."
   )
 

@@ -357,11 +357,9 @@ def findings(runs, out_dir) -> list[findings_lib.Finding]:
   out = []
   for arm, (expected, claim) in CLAIMS.items():
     got = verdict(base, groups.get(arm, []))
-    f1 = tables.fmt(tables.column(groups.get(arm, []), _f1("test")))
-    evidence = (
-      f"{arm} test macro-F1 % {f1} vs default {tables.fmt(tables.column(base, _f1('test')))}: "
-      f"{got} (predicted: {expected})"
-    )
+    f1 = tables.fmt(tables.column(groups.get(arm, []), _f1("test")), unit="%")
+    base_f1 = tables.fmt(tables.column(base, _f1("test")), unit="%")
+    evidence = f"{arm} test macro-F1 {f1} vs default {base_f1}: {got} (predicted: {expected})"
     holds = None if got.startswith("pending") else got == expected
     out.append(
       findings_lib.Finding(f"{claim}: {arm} {expected} against the default", holds, evidence)
@@ -375,7 +373,8 @@ def key_figure(runs, out_dir) -> str:
   base = groups.get(BASELINE, [])
   helping = [a for a in arms() if a != BASELINE and verdict(base, groups.get(a, [])) == "helps"]
   return (
-    f"default test macro-F1 % {tables.fmt(tables.column(base, _f1('test')))}; arms that help: "
+    f"default test macro-F1 {tables.fmt(tables.column(base, _f1('test')), unit='%')}; "
+    "arms that help: "
     f"{', '.join(helping) or 'none'} ({len(groups)} arms in results/recipes.md)."
   )
 
