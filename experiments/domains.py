@@ -174,7 +174,7 @@ def _plot(groups, out_dir) -> str:
 def _lower_in_every_seed(runs, lower, higher) -> bool | None:
   """True when lower(run) < higher(run) in every run (seed), False when in none, None when the
   seeds disagree or there is no run: two scores of the same runs are compared seed by seed."""
-  below = [lower(r) < higher(r) for r in runs]
+  below = [bool(lower(r) < higher(r)) for r in runs]
   if not below or any(below) != all(below):
     return None
   return below[0]
@@ -196,7 +196,9 @@ def findings(runs, out_dir) -> list[findings_lib.Finding]:
         f"Gulrajani & Lopez-Paz 2021 (DomainBed): a model selected on its training domains "
         f"loses accuracy on an unseen domain ({held.lower()} held out)",
         verdict,
-        f"{100 * out_dom:.1f}% on the held-out domain vs {100 * in_dom:.1f}% on the training "
+        "no converged run yet."
+        if not rs
+        else f"{100 * out_dom:.1f}% on the held-out domain vs {100 * in_dom:.1f}% on the training "
         f"domains' test images (mean of n={len(rs)}; the verdict needs the same direction in "
         "every seed).",
       )
@@ -208,7 +210,9 @@ def findings(runs, out_dir) -> list[findings_lib.Finding]:
     findings_lib.Finding(
       "Unseen art styles are harder than seen ones (distribution shift within a domain)",
       _lower_in_every_seed(rs, _f1("test_unseen_style"), _f1("test")),
-      f"macro-F1 {100 * unseen_f1:.1f}% on test_unseen_style vs {100 * seen_f1:.1f}% on the "
+      "no converged run yet."
+      if not rs
+      else f"macro-F1 {100 * unseen_f1:.1f}% on test_unseen_style vs {100 * seen_f1:.1f}% on the "
       f"seen-style test split (mean of n={len(rs)}; the verdict needs the same direction in "
       "every seed); the two splits also differ in class mix, so "
       "this does not isolate style.",

@@ -241,12 +241,12 @@ def test_domain_findings_need_the_same_direction_in_every_seed():
   from experiments import domains  # pylint: disable=g-import-not-at-top
 
   def run(held_out, seen_test):
-    return {"a": held_out, "b": seen_test}
+    return {"a": np.float64(held_out), "b": np.float64(seen_test)}
 
   lower = lambda r: r["a"]
   higher = lambda r: r["b"]
   check = domains._lower_in_every_seed  # pylint: disable=protected-access
-  assert check([run(0.5, 0.8), run(0.6, 0.7)], lower, higher) is True
+  assert check([run(0.5, 0.8), run(0.6, 0.7)], lower, higher) is True  # a bool, not np.bool_
   assert check([run(0.9, 0.8), run(0.8, 0.7)], lower, higher) is False
   assert check([run(0.5, 0.8), run(0.8, 0.7)], lower, higher) is None  # seeds disagree
   assert check([], lower, higher) is None
