@@ -33,7 +33,7 @@ SMOKE_SEEDS = (0,)
 
 # The cpu recipe every study starts from: SGD Nesterov 0.1 at batch 128, weight decay 5e-4
 # (not on biases and norm scales), 1 warm-up epoch then cosine, 32 px, one evaluation and
-# one training-log row per epoch (log_every is in steps: ~33 steps per epoch at batch 128).
+# three training-log rows per epoch (log_every is in steps: 32 steps per epoch at batch 128).
 CPU = {
   "data.image_size": 32,
   "model.options.input_size": 32,
