@@ -52,3 +52,11 @@ def machine() -> str:
   # A shared machine: the load says how much of it a sweep had.
   load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
   return f"{os.cpu_count()}-core {model}, load average {load:.0f} at sweep start"
+
+
+def cores_used() -> int:
+  """The cores this process may run on (taskset pins a sweep to fewer than the machine has):
+  a run's minutes depend on it."""
+  if hasattr(os, "sched_getaffinity"):
+    return len(os.sched_getaffinity(0))
+  return os.cpu_count() or 1

@@ -310,6 +310,7 @@ def run_one(
     curves=run_record.curves(workdir),
     grad_norms=run_record.grad_norm_samples(workdir),
     commit=provenance.git_commit(),
+    cores=provenance.cores_used(),
   )
   if extra is not None and evals:
     result.update(extra(config, str(workdir)))

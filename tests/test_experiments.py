@@ -7,6 +7,7 @@ the chance levels and each run's convergence, and that a second call skips finis
 
 import dataclasses
 import json
+import os
 
 import pytest
 
@@ -63,6 +64,7 @@ def test_depth_smoke_and_skip_if_done(tmp_path, monkeypatch, capsys):
   assert (out / "figure6_error_vs_epoch.png").is_file()
   result = json.loads((out / "runs" / "resnet20" / "seed_0" / "result.json").read_text())
   assert result["curves"]["train"] and result["curves"]["eval"]
+  assert 1 <= result["cores"] <= os.cpu_count()  # the cores the run could use (taskset)
   assert summary["bar"]["met"] is None  # 2 steps: nothing converges, the bar is unchecked
   assert all(f["holds"] is None for f in summary["findings"])
   capsys.readouterr()
