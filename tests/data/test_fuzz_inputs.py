@@ -21,7 +21,7 @@ import zipfile
 import image_fixtures as images
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from abstract_cls.data import decode
@@ -138,11 +138,27 @@ def _files(root: str) -> list[str]:
   return out
 
 
+def _paired_image(root: str, name: str) -> str:
+  """The image a JSON label names in abs_path (AI Hub pairs by it, not only by stem), or ''."""
+  if not name.endswith(".json"):
+    return ""
+  try:
+    path = json.loads(pathlib.Path(root, name).read_bytes())["abstract_image"]["abs_path"]
+  except (ValueError, KeyError, TypeError):
+    return ""
+  return path.replace("\\", "/").lstrip("/") if isinstance(path, str) else ""
+
+
 def _check_every_file(root: str, builder, kept: set[str]) -> None:
   # An image and its JSON label are one item: kept, or listed once under either name.
   done_stems = {_stem(k) for k in kept} | {_stem(e["file"]) for e in builder.report.skipped}
   for name in _files(root):
-    covered = name in kept or _listed(name, builder.report) or _stem(name) in done_stems
+    covered = (
+      name in kept
+      or _listed(name, builder.report)
+      or _stem(name) in done_stems
+      or _paired_image(root, name) in kept
+    )
     assert covered, (name, builder.report.as_dict())
 
 
@@ -209,8 +225,18 @@ def aihub_files(draw) -> dict[str, bytes]:
   return files
 
 
+# A label whose abs_path names an image of another stem: the pair is kept under the image's name.
+ABS_PATH_PAIR = {
+  "images/s_0816_1_1.jpg": SEEDS["jpeg"],
+  "labels/i_0554_2_1.json": json.dumps(
+    {"abstract_image": {"abs_domain": "SKETCH", "abs_path": "/images/s_0816_1_1.jpg"}}
+  ).encode(),
+}
+
+
 @fuzz(300)
 @given(files=aihub_files(), crop=st.booleans())
+@example(files=ABS_PATH_PAIR, crop=False)
 def test_aihub_keeps_or_lists_every_file(workspace, files, crop):
   manual = _fresh(workspace, "aihub")
   for name, data in files.items():
