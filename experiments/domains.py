@@ -25,6 +25,7 @@ TITLE = "Unseen domains"
 CONFIG_FILE = "configs/default.py"
 CRITERION = convergence.Plateau()
 DOMAINS = ("SKETCH", "ILLUSTRATION", "PICTOGRAM")
+MARGIN = 0.01  # a score counts as lower when it is more than 1 point lower
 
 PRESETS = {
   "smoke": sweep.Preset(
@@ -172,9 +173,10 @@ def _plot(groups, out_dir) -> str:
 
 
 def _lower_in_every_seed(runs, lower, higher) -> bool | None:
-  """True when lower(run) < higher(run) in every run (seed), False when in none, None when the
-  seeds disagree or there is no run: two scores of the same runs are compared seed by seed."""
-  below = [bool(lower(r) < higher(r)) for r in runs]
+  """True when lower(run) is below higher(run) by more than MARGIN in every run (seed), False
+  when in none, None when the seeds disagree or there is no run: two scores of the same runs
+  compared seed by seed."""
+  below = [bool(higher(r) - lower(r) > MARGIN) for r in runs]
   if not below or any(below) != all(below):
     return None
   return below[0]
@@ -199,8 +201,8 @@ def findings(runs, out_dir) -> list[findings_lib.Finding]:
         "no converged run yet."
         if not rs
         else f"{100 * out_dom:.1f}% on the held-out domain vs {100 * in_dom:.1f}% on the training "
-        f"domains' test images (mean of n={len(rs)}; the verdict needs the same direction in "
-        "every seed).",
+        f"domains' test images (mean of n={len(rs)}; the verdict needs a drop of more than "
+        "1 point in every seed).",
       )
     )
   rs = groups.get("all_seen_styles", [])
@@ -213,8 +215,8 @@ def findings(runs, out_dir) -> list[findings_lib.Finding]:
       "no converged run yet."
       if not rs
       else f"macro-F1 {100 * unseen_f1:.1f}% on test_unseen_style vs {100 * seen_f1:.1f}% on the "
-      f"seen-style test split (mean of n={len(rs)}; the verdict needs the same direction in "
-      "every seed); the two splits also differ in class mix, so "
+      f"seen-style test split (mean of n={len(rs)}; the verdict needs a drop of more than 1 point "
+      "in every seed); the two splits also differ in class mix, so "
       "this does not isolate style.",
     )
   )

@@ -250,3 +250,4 @@ def test_domain_findings_need_the_same_direction_in_every_seed():
   assert check([run(0.9, 0.8), run(0.8, 0.7)], lower, higher) is False
   assert check([run(0.5, 0.8), run(0.8, 0.7)], lower, higher) is None  # seeds disagree
   assert check([], lower, higher) is None
+  assert check([run(0.795, 0.8), run(0.695, 0.7)], lower, higher) is False  # within 1 point
