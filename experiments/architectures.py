@@ -172,7 +172,7 @@ def report(runs, meta, out_dir) -> str:
         f"{rs[0]['flops'] / 1e6:.1f}",
         f"{np.median([_train_flops(r) for r in rs]) / 1e15:.3f}",
         tables.fmt(tables.column(rs, lambda r, b=budget: _val_f1_at(r, b))),
-        tables.fmt(tables.column(rs, lambda r: r["train_wall_s"] / 60), 1, 0),
+        tables.minutes(rs, "train_wall_s"),
       ]
     )
   text = tables.markdown_table(

@@ -225,7 +225,7 @@ def report(runs, meta, out_dir) -> str:
         tables.fmt(tables.column(rs, _test_error)),
         tables.fmt(tables.column(rs, lambda r: r["evals"]["test"]["macro_f1"])),
         f"{HE_2016_TEST_ERROR[depth]:.2f}" if name.startswith("resnet") else "—",
-        tables.fmt(tables.column(rs, lambda r: r["wall_s"] / 60), 1, 0),
+        tables.minutes(rs),
       ]
     )
   text = planned + tables.markdown_table(
@@ -245,7 +245,9 @@ def report(runs, meta, out_dir) -> str:
     "\nTraining error: the last epoch's logged windows of augmented training batches (as in "
     "He et al.'s curves). Validation error: the last per-epoch evaluation. Test: the "
     "checkpoint with the best validation macro-F1. Every run is listed, converged or not; "
-    "the findings use converged runs only.\n\n"
+    "the findings use converged runs only. Minutes: command to result of the runs trained in "
+    "one go (a resumed run is left out: its time covers only its last part); runs pinned to "
+    "one core beside another study take ~1.6x longer than runs on both cores.\n\n"
   )
   plots = [_plot_figure6(groups, out_dir), _plot_grad_norms(groups, out_dir)]
   return text + "\n".join(f"![{p}]({p})" for p in plots) + "\n"

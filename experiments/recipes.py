@@ -190,6 +190,13 @@ def extra(config, workdir: str) -> dict:
   return {"flip_tta": evals}
 
 
+def _train_minutes(runs) -> str:
+  """Mean training minutes of the runs trained in one go (a resumed run's cover its last part)."""
+  whole = [r for r in runs if not r.get("resumed_from_step")]
+  m = tables.mean_std(tables.column(whole, lambda r: r["train_wall_s"] / 60))[0]
+  return f"{m:.1f}" if whole else "resumed"
+
+
 def _f1(spec):
   return lambda r: r["evals"][spec]["macro_f1"]
 
@@ -236,7 +243,7 @@ def lever_rows(results: list[dict]) -> list[list[str]]:
         name,
         changes,
         str(len(runs)),
-        f"{tables.mean_std(tables.column(runs, lambda r: r['train_wall_s'] / 60))[0]:.1f}",
+        _train_minutes(runs),
         tables.fmt(tables.column(runs, _train_acc)),
         tables.fmt(tables.column(runs, _acc("test"))),
         tables.fmt(tables.column(runs, _f1("test"))),

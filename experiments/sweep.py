@@ -302,6 +302,8 @@ def run_one(
     planned_max_steps=int(config.train.max_steps),
     train_wall_s=train_s,
     wall_s=time.time() - start,
+    # A resumed run's wall times cover only its last part (None: not known, it diverged).
+    resumed_from_step=final.get("start_step"),
     final_step=final["step"],
     best_step=evals.pop("_best_step"),
     final_train_row=final["train"],

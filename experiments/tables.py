@@ -57,6 +57,13 @@ def fmt(values: Sequence[float], scale: float = 100.0, digits: int = 1, unit: st
   return f"{m * scale:.{digits}f} ± {s * scale:.{digits}f}{unit} (n={n})"
 
 
+def minutes(runs: Sequence[dict], key: str = "wall_s") -> str:
+  """Mean ± std of a run time in minutes over the runs trained in one go (a resumed run's
+  times cover only its last part), e.g. '17 ± 1 (n=2)'."""
+  whole = [r for r in runs if not r.get("resumed_from_step")]
+  return fmt(column(whole, lambda r: r[key] / 60), 1, 0)
+
+
 def column(runs: Sequence[dict], getter: Callable[[dict], float]) -> list[float]:
   out = []
   for r in runs:

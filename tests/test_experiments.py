@@ -65,6 +65,7 @@ def test_depth_smoke_and_skip_if_done(tmp_path, monkeypatch, capsys):
   result = json.loads((out / "runs" / "resnet20" / "seed_0" / "result.json").read_text())
   assert result["curves"]["train"] and result["curves"]["eval"]
   assert 1 <= result["cores"] <= os.cpu_count()  # the cores the run could use (taskset)
+  assert result["resumed_from_step"] == 0
   assert summary["bar"]["met"] is None  # 2 steps: nothing converges, the bar is unchecked
   assert all(f["holds"] is None for f in summary["findings"])
   capsys.readouterr()
@@ -157,7 +158,8 @@ def test_a_run_stopped_by_sigterm_is_resumed_not_recorded(tmp_path, monkeypatch,
   assert "stopped by SIGTERM at step 1" in capsys.readouterr().out
   assert not result_path.exists()
   assert cli.main(depth, ["--preset=smoke", f"--out={out}"]) == 0
-  assert json.loads(result_path.read_text())["final_step"] == 2
+  result = json.loads(result_path.read_text())
+  assert result["final_step"] == 2 and result["resumed_from_step"] == 1
 
 
 def test_a_changed_config_reruns_instead_of_resuming(tmp_path, monkeypatch):

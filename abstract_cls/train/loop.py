@@ -313,7 +313,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
 
   Returns dict(step, epoch, train=<last logged train row>, eval={selection split: metrics of
   the last evaluation}, final={split: metrics of the selected checkpoint} (empty when
-  preempted), preempted=bool).
+  preempted), preempted=bool, start_step=the step it resumed from, 0 for a fresh run).
   """
   validate_config(config)
   workdir = os.path.abspath(workdir)
@@ -340,4 +340,5 @@ def train_and_evaluate(config, workdir: str) -> dict:
     eval={config.train.selection_split: outcome.selection_metrics},
     final=final,
     preempted=outcome.preempted,
+    start_step=run.start_step,
   )
