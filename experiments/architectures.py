@@ -55,8 +55,7 @@ PRESETS = {
     presets_lib.SMOKE,
     split_alias=presets_lib.SMOKE_ALIAS,
   ),
-  # Two seeds: one seed of the eight nets is ~3 h of the 2-core CPU (ResNet-34 ~55 and
-  # ResNet-18 ~97 img/s at 32 px with the small stem; benchmarks/RESULTS.md, 1g).
+  # Two seeds: what the 2-core CPU budget allows for eight nets (benchmarks/RESULTS.md, 1g).
   "cpu": sweep.Preset(
     "cpu",
     "abstract_icons, 32 px, small stems at width 0.5, SGD cosine, 40 epochs",

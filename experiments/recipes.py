@@ -192,7 +192,7 @@ def extra(config, workdir: str) -> dict:
 
 def _train_minutes(runs) -> str:
   """Mean training minutes of the runs trained in one go (a resumed run's cover its last part)."""
-  whole = [r for r in runs if not r.get("resumed_from_step")]
+  whole = tables.trained_in_one_go(runs)
   m = tables.mean_std(tables.column(whole, lambda r: r["train_wall_s"] / 60))[0]
   return f"{m:.1f}" if whole else "resumed"
 

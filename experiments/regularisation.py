@@ -84,7 +84,7 @@ PRESETS = {
     "cpu",
     "abstract_icons, resnet18 (ImageNet stem, width 0.5), 48 px, SGD cosine, 60 epochs",
     presets_lib.SEEDS,
-    # 48 px: 27 runs fit ~4.5 h of the 2-core CPU (1.7x the images/s of 64 px).
+    # 48 px: what fits 27 runs in the 2-core CPU budget (benchmarks/RESULTS.md, 1g).
     presets_lib.merged(presets_lib.CPU, presets_lib.strong_baseline(48, 60.0), _BASELINE),
   ),
   "gpu": sweep.Preset(

@@ -60,8 +60,12 @@ def fmt(values: Sequence[float], scale: float = 100.0, digits: int = 1, unit: st
 def minutes(runs: Sequence[dict], key: str = "wall_s") -> str:
   """Mean ± std of a run time in minutes over the runs trained in one go (a resumed run's
   times cover only its last part), e.g. '17 ± 1 (n=2)'."""
-  whole = [r for r in runs if not r.get("resumed_from_step")]
-  return fmt(column(whole, lambda r: r[key] / 60), 1, 0)
+  return fmt(column(trained_in_one_go(runs), lambda r: r[key] / 60), 1, 0)
+
+
+def trained_in_one_go(runs: Sequence[dict]) -> list[dict]:
+  """The runs whose wall times cover their whole training (not resumed)."""
+  return [r for r in runs if not r.get("resumed_from_step")]
 
 
 def column(runs: Sequence[dict], getter: Callable[[dict], float]) -> list[float]:
