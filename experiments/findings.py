@@ -12,13 +12,19 @@ class Finding:
   claim: str  # the literature's claim, with its source
   holds: bool | None  # None: not checked (a run it needs is missing or did not converge)
   evidence: str  # the numbers it rests on
+  undecided: bool = False  # with holds None: the runs are there but within their seed spread
+
+  @property
+  def verdict(self) -> str:
+    if self.holds is None:
+      return "undecided" if self.undecided else "not checked"
+    return "holds" if self.holds else "does not hold"
 
   def markdown(self) -> str:
-    verdict = {True: "holds", False: "does not hold", None: "not checked"}[self.holds]
-    return f"- {self.claim} — **{verdict}**: {self.evidence}"
+    return f"- {self.claim} — **{self.verdict}**: {self.evidence}"
 
   def as_dict(self) -> dict:
-    return dataclasses.asdict(self)
+    return dict(claim=self.claim, holds=self.holds, evidence=self.evidence, verdict=self.verdict)
 
 
 def check(condition: bool, *values: float) -> bool | None:

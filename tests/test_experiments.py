@@ -55,7 +55,8 @@ def _run_smoke(module, tmp_path, monkeypatch, keep_variants):
   for run in summary["runs"]:
     assert SUMMARY_RUN_FIELDS <= set(run)
   for finding in summary["findings"]:
-    assert set(finding) == {"claim", "holds", "evidence"}
+    assert set(finding) == {"claim", "holds", "evidence", "verdict"}
+    assert finding["verdict"] in {"holds", "does not hold", "not checked", "undecided"}
   return out, report, summary
 
 

@@ -251,3 +251,38 @@ def test_domain_findings_need_the_same_direction_in_every_seed():
   assert check([run(0.5, 0.8), run(0.8, 0.7)], lower, higher) is None  # seeds disagree
   assert check([], lower, higher) is None
   assert check([run(0.795, 0.8), run(0.695, 0.7)], lower, higher) is False  # within 1 point
+
+
+def test_depth_findings_read_differences_against_the_seed_spread():
+  def runs(variant, train_errors, test_errors):
+    return [
+      {"study_variant": variant, "final_train_error": tr, "evals": {"test": {"accuracy": 1 - te}}}
+      for tr, te in zip(train_errors, test_errors)
+    ]
+
+  def verdicts(resnet56_train, resnet56_test):
+    found = depth.findings(
+      runs("plain20", [0.09, 0.08, 0.10], [0.3] * 3)
+      + runs("plain56", [0.63, 0.79, 0.79], [0.8] * 3)
+      + runs("resnet20", [0.079, 0.084, 0.073], [0.24, 0.25, 0.25])
+      + runs("resnet56", resnet56_train, resnet56_test),
+      None,
+    )
+    return {f.claim.split(":")[0]: f.verdict for f in found}
+
+  # ResNet-56 1.7 points above ResNet-20 with a 3.9-point seed spread: no difference, so
+  # "lower or equal" holds, and its test error neither falls nor rises: undecided.
+  got = verdicts([0.056, 0.099, 0.133], [0.23, 0.29, 0.31])
+  assert got["He et al. 2016, Fig. 6 (left)"] == "holds"
+  assert got["He et al. 2016, Fig. 6 (middle)"] == "holds"
+  assert got["He et al. 2016, Fig. 6"] == "holds"
+  assert got["He et al. 2016, Table 6"] == "undecided"
+  # Above ResNet-20 beyond both spreads: does not hold; a test error beyond them: rises.
+  got = verdicts([0.150, 0.151, 0.152], [0.30, 0.30, 0.31])
+  assert got["He et al. 2016, Fig. 6 (middle)"] == "does not hold"
+  assert got["He et al. 2016, Table 6"] == "does not hold"
+  got = verdicts([0.05, 0.05, 0.05], [0.20, 0.20, 0.21])
+  assert got["He et al. 2016, Table 6"] == "holds"
+  # No ResNet-56 run: nothing to compare, which is not the same as undecided.
+  found = depth.findings(runs("resnet20", [0.08], [0.25]), None)
+  assert {f.verdict for f in found} == {"not checked"}
