@@ -29,7 +29,6 @@ Full results and machine notes: benchmarks/RESULTS.md.
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 
@@ -71,22 +70,6 @@ def _peak_for(device_kind):
   return None
 
 
-def _count_cache_events():
-  """Counts persistent-cache hits and misses (jax.monitoring events) from now on."""
-  import jax  # pylint: disable=g-import-not-at-top
-
-  counts = {"cache_hits": 0, "cache_misses": 0}
-
-  def listener(event, **kwargs):
-    del kwargs
-    for name in counts:
-      if event == f"/jax/compilation_cache/{name}":
-        counts[name] += 1
-
-  jax.monitoring.register_event_listener(listener)
-  return counts
-
-
 def _benchmark_config(config, args, dtype):
   """configs/default.py with the benchmark's model, data, size and batch."""
   config.model.name = args.model
@@ -100,21 +83,6 @@ def _benchmark_config(config, args, dtype):
     config.data.data_dir = args.data_dir
   config.train.batch_size = args.batch_size
   return config
-
-
-def _compiled_step_figures(compiled):
-  """(XLA's FLOPs per step of one device's program, all-reduces in the compiled step)."""
-  cost = compiled.cost_analysis()
-  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-  flops_per_step = float(cost.get("flops", 0.0)) if cost else 0.0
-  # The gradient all-reduce plus one per batch-norm reduction when the batch is sharded
-  # (synchronised batch norm); 0 on one device.
-  all_reduces = sum(
-    1
-    for line in compiled.as_text().splitlines()
-    if " all-reduce(" in line or " all-reduce-start(" in line
-  )
-  return flops_per_step, all_reduces
 
 
 def _trainer_step(config, mesh, train_input):
@@ -140,37 +108,12 @@ def _trainer_step(config, mesh, train_input):
   return schedule, state, acc, train_step
 
 
-def _rates(batch_size, windows, flops_per_step, peak):
-  """Images/s and FLOP rates from the windows' seconds per step. flops_per_step counts every
-  device (under SPMD, cost_analysis counts one device's program)."""
-  step_s = statistics.median(windows)
-  return dict(
-    img_per_s=round(batch_size / step_s, 1),
-    step_ms=round(step_s * 1e3, 2),
-    window_img_per_s=[round(batch_size / w, 1) for w in windows],
-    xla_flops_per_image=round(flops_per_step / batch_size / 1e9, 3),
-    achieved_tflops=round(flops_per_step / step_s / 1e12, 4),
-    mfu=round(flops_per_step / step_s / peak, 4) if peak else None,
-    peak_tflops_assumed=peak / 1e12 if peak else None,
-  )
-
-
-def _timed_windows(run, first_step, steps, windows):
-  """Seconds per step of each window of `steps` steps, and process CPU seconds per step."""
-  seconds, cpu_before, step = [], _cpu_seconds(), first_step
-  for _ in range(windows):
-    tick = time.perf_counter()
-    run(steps, step)
-    seconds.append((time.perf_counter() - tick) / steps)
-    step += steps
-  return seconds, (_cpu_seconds() - cpu_before) / (steps * windows)
-
-
 def measure_project_step(args, launched_at):
   """Builds the trainer's step exactly as the training loop does and times it."""
   phases = {"python_start_to_main_s": round(time.time() - launched_at, 2)}
   tick = time.time()
   import jax  # pylint: disable=g-import-not-at-top
+  import step_timing  # pylint: disable=g-import-not-at-top  (a sibling: see main)
 
   from abstract_cls.data import pipeline  # pylint: disable=g-import-not-at-top
   from abstract_cls.train import mesh as mesh_lib  # pylint: disable=g-import-not-at-top
@@ -180,7 +123,7 @@ def measure_project_step(args, launched_at):
 
   # As train_and_evaluate does: '' means the trainer's default cache folder.
   mesh_lib.enable_compilation_cache(args.cache_dir)
-  cache_events = _count_cache_events()
+  cache_events = step_timing.count_cache_events()
   device = jax.devices()[0]
   on_gpu = device.platform == "gpu"
   dtype = args.dtype or ("bfloat16" if on_gpu else "float32")
@@ -193,17 +136,8 @@ def measure_project_step(args, launched_at):
   jax.block_until_ready(train_input.device_data)
   phases["data_to_device_s"] = round(time.time() - tick, 2)
 
-  tick = time.time()
-  schedule, state, acc, train_step = _trainer_step(config, mesh, train_input)
-  jax.block_until_ready((state, acc))
-  phases["model_and_state_s"] = round(time.time() - tick, 2)
-
-  tick = time.time()
-  compiled = train_step.lower(
-    state, acc, train_input.device_data, train_input.host_batch(0), schedule, with_layer_norms=False
-  ).compile()
-  phases["step_compile_s"] = round(time.time() - tick, 2)
-  flops_per_step, hlo_all_reduces = _compiled_step_figures(compiled)
+  schedule, state, acc, compiled = _compiled_trainer_step(config, mesh, train_input, phases)
+  flops_per_step, hlo_all_reduces = step_timing.compiled_step_figures(compiled)
 
   def run(steps, first_step):
     nonlocal state, acc
@@ -214,27 +148,16 @@ def measure_project_step(args, launched_at):
       )
     jax.block_until_ready(acc)
 
-  tick = time.time()
-  run(1, 0)
-  first_step_done_at = time.time()
-  # Process CPU seconds (all threads): on a shared machine this moves far less with the
-  # load than wall time does, so it is reported beside it.
-  cpu_s_to_first_step = _cpu_seconds()
-  phases["first_step_s"] = round(first_step_done_at - tick, 2)
-  run(args.warmup, 1)
-  step = 1 + args.warmup
-  windows, cpu_s_per_step = _timed_windows(run, step, args.steps, args.windows)
-  step += args.steps * args.windows
+  first_step_done_at, cpu_s_to_first_step, windows, cpu_s_per_step = step_timing.time_steps(
+    run, args.warmup, args.steps, args.windows, phases
+  )
   loss = float(jax.device_get(acc["loss_sum"] / acc["steps"]))
-  input_ms = _time_input_alone(train_input, args.steps) if args.time_input else None
-  profile = None
-  if args.profile_steps:
-    import step_profile  # pylint: disable=g-import-not-at-top
-
-    profile = step_profile.top_ops(lambda n: run(n, step), args.profile_steps)
+  input_ms = step_timing.time_input_alone(train_input, args.steps) if args.time_input else None
+  # Profiled steps follow the timed ones.
+  profile = _profile(run, 1 + args.warmup + args.steps * args.windows, args.profile_steps)
   memory = device.memory_stats() or {}
   peak = args.peak_flops or _peak_for(device.device_kind)
-  result = dict(
+  return dict(
     peer="abstract_cls",
     model=args.model,
     image_size=args.image_size,
@@ -245,9 +168,9 @@ def measure_project_step(args, launched_at):
     device=str(device.device_kind),
     num_devices=int(mesh.devices.size),
     jax=jax.__version__,
-    **_rates(args.batch_size, windows, flops_per_step * mesh.devices.size, peak),
+    **step_timing.rates(args.batch_size, windows, flops_per_step * mesh.devices.size, peak),
     peak_memory_gb=round(memory.get("peak_bytes_in_use", 0) / 2**30, 2) if memory else None,
-    host_max_rss_gb=round(_max_rss_bytes() / 2**30, 2),
+    host_max_rss_gb=round(step_timing.max_rss_bytes() / 2**30, 2),
     input_ms=input_ms,
     profile=profile,
     hlo_all_reduces=hlo_all_reduces,
@@ -259,42 +182,37 @@ def measure_project_step(args, launched_at):
     phases=phases,
     **cache_events,
   )
-  return result
 
 
-def _time_input_alone(train_input, steps):
-  """Milliseconds per batch of the input path alone (pick + augment on the device)."""
+def _compiled_trainer_step(config, mesh, train_input, phases):
+  """_trainer_step, its state on the device and the step compiled for it; adds both parts'
+  seconds to phases. -> (schedule, state, accumulators, the compiled step)."""
   import jax  # pylint: disable=g-import-not-at-top
 
-  @jax.jit
-  def batch(device_data, step):
-    key = jax.random.fold_in(jax.random.key(0), step)
-    return train_input.batch(device_data, {}, step, key)
+  tick = time.time()
+  schedule, state, acc, train_step = _trainer_step(config, mesh, train_input)
+  jax.block_until_ready((state, acc))
+  phases["model_and_state_s"] = round(time.time() - tick, 2)
 
-  if not train_input.device_data:
-    return None  # streaming mode: the host feeds the batch
-  train_input.prepare_epoch(0)
-  jax.block_until_ready(batch(train_input.device_data, 0))
-  tick = time.perf_counter()
-  for step in range(1, steps + 1):
-    train_input.prepare_epoch(step)
-    out = batch(train_input.device_data, step)
-  jax.block_until_ready(out)
-  return round((time.perf_counter() - tick) / steps * 1e3, 2)
+  tick = time.time()
+  compiled = train_step.lower(
+    state, acc, train_input.device_data, train_input.host_batch(0), schedule, with_layer_norms=False
+  ).compile()
+  phases["step_compile_s"] = round(time.time() - tick, 2)
+  return schedule, state, acc, compiled
 
 
-def _cpu_seconds():
-  times = os.times()
-  return times.user + times.system
+def _profile(run, first_step, steps):
+  """The top XLA ops of `steps` more traced steps from first_step; None when steps is 0."""
+  if not steps:
+    return None
+  import step_profile  # pylint: disable=g-import-not-at-top  (a sibling: see main)
+
+  return step_profile.top_ops(lambda n: run(n, first_step), steps)
 
 
-def _max_rss_bytes():
-  import resource  # pylint: disable=g-import-not-at-top
-
-  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def main(argv=None):
+def _parser():
+  """The flags of every suite (the worker's and the comparisons')."""
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument(
     "--suite", default="one", choices=("one", "cpu", "cpu_models", "gpu", "startup", "scaling")
@@ -353,7 +271,11 @@ def main(argv=None):
     help="comparison suites: comma-separated model names to keep "
     "(e.g. --suite=cpu_models --only=lenet5 --steps=40)",
   )
-  args = parser.parse_args(argv)
+  return parser
+
+
+def main(argv=None):
+  args = _parser().parse_args(argv)
 
   if args.suite == "one":
     print(json.dumps(measure_project_step(args, launched_at=_LAUNCHED_AT)), flush=True)

@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 
-from experiments import cli, convergence, sweep, tables
+from experiments import checkpoint_eval, cli, convergence, sweep, tables
 from experiments import findings as findings_lib
 from experiments import presets as presets_lib
 
@@ -105,7 +105,7 @@ def extra(config, workdir: str) -> dict:
   from abstract_cls import models as models_lib  # pylint: disable=g-import-not-at-top
   from experiments import run_record  # pylint: disable=g-import-not-at-top
 
-  model, _, _ = sweep.restore_best(workdir)
+  model, _, _ = checkpoint_eval.restore_best(workdir)
   graph, state = nnx.split(model)
   size = config.data.image_size
   forward = lambda s, x: nnx.merge(graph, s)(x)

@@ -31,17 +31,27 @@ def _corr(probes, arch, norm, depth) -> float:
 
 
 def findings(probes, runs) -> list[findings_lib.Finding]:
-  from experiments import gradients_at_init  # pylint: disable=g-import-not-at-top
-
+  """Every claim of the study checked against the probes and training runs measured so far."""
   depths = report.complete_depths(probes)
   if len(depths) < 2:
     return []
   lo, hi = depths[0], depths[-1]
-  out = []
-  he_lo, he_hi = (
-    _level(probes, "plain", "none", "he", lo),
-    _level(probes, "plain", "none", "he", hi),
-  )
+  out = [
+    _vanishing_finding(probes, lo),
+    _he_init_finding(probes, depths),
+    _batch_norm_finding(probes, depths),
+  ]
+  out += [_shattering_finding(probes, norm, lo, hi) for norm in report.NORMS]
+  out.append(_explosion_finding(probes, lo, hi))
+  out.append(_training_finding(runs))
+  return out
+
+
+def _vanishing_finding(probes, lo) -> findings_lib.Finding:
+  """A small fixed-scale init against He init, at the shallowest and the deepest plain net."""
+  from experiments import gradients_at_init  # pylint: disable=g-import-not-at-top
+
+  he_lo = _level(probes, "plain", "none", "he", lo)
   naive_lo = _level(probes, "plain", "none", "naive", lo)
   naive = report.scheme_entries(probes, "plain", "none", "naive")
   deep = max(naive) if naive else lo  # the deepest plain net without norm measured so far
@@ -50,78 +60,86 @@ def findings(probes, runs) -> list[findings_lib.Finding]:
   # Vanishing grows with depth: at the deepest net the gradients underflow float32 or sit
   # more than 3 decades below the shallowest net's.
   deeper = naive_zero > 0 or naive_deep < naive_lo - 3
-  out.append(
-    findings_lib.Finding(
-      "Glorot & Bengio 2010, He et al. 2015: with a small fixed-scale init (N(0, 0.01)) the "
-      "gradients of a deep plain ReLU net without normalisation vanish",
-      findings_lib.check(
-        naive_lo < he_lo - 3 and deeper and deep > lo,
-        naive_lo,
-        he_lo,
-        naive_deep if not naive_zero else 0.0,
-      ),
-      f"plain-{lo}: median gradient 10^{naive_lo:.1f} vs 10^{he_lo:.1f} with He init "
-      f"(predicted offset {gradients_at_init.predicted_level_offset(lo, 'naive'):.1f} decades); "
-      f"plain-{deep}: "
-      + (
-        f"{naive_zero} weight layers' gradients underflow float32 to 0"
-        if naive_zero
-        else f"median gradient 10^{naive_deep:.1f}"
-      )
-      + f" (predicted offset {gradients_at_init.predicted_level_offset(deep, 'naive'):.0f} "
-      "decades).",
+  return findings_lib.Finding(
+    "Glorot & Bengio 2010, He et al. 2015: with a small fixed-scale init (N(0, 0.01)) the "
+    "gradients of a deep plain ReLU net without normalisation vanish",
+    findings_lib.check(
+      naive_lo < he_lo - 3 and deeper and deep > lo,
+      naive_lo,
+      he_lo,
+      naive_deep if not naive_zero else 0.0,
+    ),
+    f"plain-{lo}: median gradient 10^{naive_lo:.1f} vs 10^{he_lo:.1f} with He init "
+    f"(predicted offset {gradients_at_init.predicted_level_offset(lo, 'naive'):.1f} decades); "
+    f"plain-{deep}: "
+    + (
+      f"{naive_zero} weight layers' gradients underflow float32 to 0"
+      if naive_zero
+      else f"median gradient 10^{naive_deep:.1f}"
     )
+    + f" (predicted offset {gradients_at_init.predicted_level_offset(deep, 'naive'):.0f} "
+    "decades).",
+  )
+
+
+def _he_init_finding(probes, depths) -> findings_lib.Finding:
+  """He init's gradient scale through depth, and Glorot's offset from it at the deepest net."""
+  from experiments import gradients_at_init  # pylint: disable=g-import-not-at-top
+
+  lo, hi = depths[0], depths[-1]
+  he_lo, he_hi = (
+    _level(probes, "plain", "none", "he", lo),
+    _level(probes, "plain", "none", "he", hi),
   )
   gl_hi = _level(probes, "plain", "none", "glorot", hi)
   gl_pred = gradients_at_init.predicted_level_offset(hi, "glorot")
   prof = [_profile(probes, "plain", "none", "he", d) for d in depths]
-  out.append(
-    findings_lib.Finding(
-      "He et al. 2015: He init keeps a plain ReLU net's gradient scale with depth; Glorot's "
-      "shrinks it by ~sqrt(2) per layer",
-      findings_lib.check(
-        abs(he_hi - he_lo) < 1.0
-        and max(abs(p) for p in prof) < 1.0
-        and abs((gl_hi - he_hi) - gl_pred) < max(1.0, 0.25 * abs(gl_pred)),
-        he_hi,
-        he_lo,
-        gl_hi,
-        *prof,
-      ),
-      f"He: median gradient 10^{he_lo:.2f} at depth {lo}, 10^{he_hi:.2f} at depth {hi}; "
-      f"first/last-conv ratio 10^({', '.join(f'{p:.2f}' for p in prof)}) at depths "
-      f"{depths}. Glorot at depth {hi}: {gl_hi - he_hi:.1f} decades below He "
-      f"(predicted {gl_pred:.1f}).",
-    )
+  return findings_lib.Finding(
+    "He et al. 2015: He init keeps a plain ReLU net's gradient scale with depth; Glorot's "
+    "shrinks it by ~sqrt(2) per layer",
+    findings_lib.check(
+      abs(he_hi - he_lo) < 1.0
+      and max(abs(p) for p in prof) < 1.0
+      and abs((gl_hi - he_hi) - gl_pred) < max(1.0, 0.25 * abs(gl_pred)),
+      he_hi,
+      he_lo,
+      gl_hi,
+      *prof,
+    ),
+    f"He: median gradient 10^{he_lo:.2f} at depth {lo}, 10^{he_hi:.2f} at depth {hi}; "
+    f"first/last-conv ratio 10^({', '.join(f'{p:.2f}' for p in prof)}) at depths "
+    f"{depths}. Glorot at depth {hi}: {gl_hi - he_hi:.1f} decades below He "
+    f"(predicted {gl_pred:.1f}).",
   )
+
+
+def _batch_norm_finding(probes, depths) -> findings_lib.Finding:
+  """Batch norm's input-side gradient growth in plain nets against a residual net."""
+  hi = depths[-1]
   pb = [_profile(probes, "plain", "batch", "he", d) for d in depths]
   rb_hi = _profile(probes, "resnet", "batch", "he", hi)
   rate = 10 ** (pb[-1] / max(hi - 2, 1)) if np.isfinite(pb[-1]) else float("nan")
-  out.append(
-    findings_lib.Finding(
-      "Yang et al. 2019: batch norm in deep plain nets makes the gradients explode towards "
-      "the input at initialisation; residual nets avoid it",
-      findings_lib.check(pb[-1] > pb[0] + 1.0 and rb_hi < pb[-1] - 1.0, pb[-1], pb[0], rb_hi),
-      f"plain + batch norm (He init), first/last-conv gradient ratio 10^"
-      f"({', '.join(f'{p:.2f}' for p in pb)}) at depths {depths}, a factor {rate:.3f} per "
-      f"layer at depth {hi}; resnet-{hi} + batch norm 10^{rb_hi:.2f}.",
-    )
+  return findings_lib.Finding(
+    "Yang et al. 2019: batch norm in deep plain nets makes the gradients explode towards "
+    "the input at initialisation; residual nets avoid it",
+    findings_lib.check(pb[-1] > pb[0] + 1.0 and rb_hi < pb[-1] - 1.0, pb[-1], pb[0], rb_hi),
+    f"plain + batch norm (He init), first/last-conv gradient ratio 10^"
+    f"({', '.join(f'{p:.2f}' for p in pb)}) at depths {depths}, a factor {rate:.3f} per "
+    f"layer at depth {hi}; resnet-{hi} + batch norm 10^{rb_hi:.2f}.",
   )
-  for norm in report.NORMS:
-    p_lo, p_hi = _corr(probes, "plain", norm, lo), _corr(probes, "plain", norm, hi)
-    r_lo, r_hi = _corr(probes, "resnet", norm, lo), _corr(probes, "resnet", norm, hi)
-    out.append(
-      findings_lib.Finding(
-        f"Balduzzi et al. 2017 (norm={norm}): gradients of deep plain nets shatter (nearby "
-        "inputs' gradients decorrelate with depth); residual nets keep them correlated",
-        findings_lib.check(p_hi < r_hi and (p_lo - p_hi) > (r_lo - r_hi), p_lo, p_hi, r_lo, r_hi),
-        f"correlation at adjacent inputs: plain {p_lo:.3f} (depth {lo}) -> {p_hi:.3f} "
-        f"(depth {hi}); resnet {r_lo:.3f} -> {r_hi:.3f}.",
-      )
-    )
-  out.append(_explosion_finding(probes, lo, hi))
-  out.append(_training_finding(runs))
-  return out
+
+
+def _shattering_finding(probes, norm, lo, hi) -> findings_lib.Finding:
+  """Neighbouring inputs' gradient correlation with depth, plain against residual."""
+  p_lo, p_hi = _corr(probes, "plain", norm, lo), _corr(probes, "plain", norm, hi)
+  r_lo, r_hi = _corr(probes, "resnet", norm, lo), _corr(probes, "resnet", norm, hi)
+  return findings_lib.Finding(
+    f"Balduzzi et al. 2017 (norm={norm}): gradients of deep plain nets shatter (nearby "
+    "inputs' gradients decorrelate with depth); residual nets keep them correlated",
+    findings_lib.check(p_hi < r_hi and (p_lo - p_hi) > (r_lo - r_hi), p_lo, p_hi, r_lo, r_hi),
+    f"correlation at adjacent inputs: plain {p_lo:.3f} (depth {lo}) -> {p_hi:.3f} "
+    f"(depth {hi}); resnet {r_lo:.3f} -> {r_hi:.3f}.",
+  )
 
 
 def _explosion_finding(probes, lo, hi) -> findings_lib.Finding:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 
-from experiments import cli, convergence, sweep, tables
+from experiments import checkpoint_eval, cli, convergence, sweep, tables
 from experiments import findings as findings_lib
 from experiments import presets as presets_lib
 
@@ -185,7 +185,7 @@ def extra(config, workdir: str) -> dict:
   specs = [sweep.EvalSpec(s, (s,)) for s in ("test", "test_unseen_style")]
   if config.data.name == "synthetic":
     specs = [sweep.EvalSpec("test", ("validation",))]
-  evals = sweep.evaluate_checkpoint(tta, workdir, specs)
+  evals = checkpoint_eval.evaluate_checkpoint(tta, workdir, specs)
   evals.pop("_best_step", None)
   return {"flip_tta": evals}
 

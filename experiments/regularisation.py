@@ -19,7 +19,7 @@ import sys
 import numpy as np
 
 from abstract_cls.data.config import data_config
-from experiments import cli, convergence, sweep, tables
+from experiments import checkpoint_eval, cli, convergence, sweep, tables
 from experiments import findings as findings_lib
 from experiments import presets as presets_lib
 
@@ -151,7 +151,7 @@ def extra(config, workdir: str) -> dict:
   from flax import nnx  # pylint: disable=g-import-not-at-top
 
   del config
-  model, _, _ = sweep.restore_best(workdir)
+  model, _, _ = checkpoint_eval.restore_best(workdir)
   leaves = jax.tree_util.tree_leaves(nnx.to_pure_dict(nnx.state(model, nnx.Param)))
   kernels = [np.asarray(x).ravel() for x in leaves if np.ndim(x) >= 2]
   if not kernels:

@@ -27,9 +27,15 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import ml_collections
-import numpy as np
 
-from experiments import initialisation, provenance, run_identity, run_record, train_filter
+from experiments import (
+  checkpoint_eval,
+  initialisation,
+  provenance,
+  run_identity,
+  run_record,
+  train_filter,
+)
 
 ROOT = provenance.ROOT
 RESULT_FILE = "result.json"
@@ -110,83 +116,6 @@ def plan(preset: Preset, variants: Sequence[Variant]) -> list[tuple[Variant, int
 
 
 # ---------------------------------------------------------------------------------------------
-# Evaluation of the selected checkpoint.
-
-_EVAL_CACHE: dict[tuple, Any] = {}
-
-
-def _eval_input(config, split: str, mesh):
-  """EvalInput for `split` with no training filter; decoded once per process and data config."""
-  from abstract_cls.train import evaluate as evaluate_lib  # pylint: disable=g-import-not-at-top
-
-  data = ml_collections.ConfigDict(config.data.to_dict())
-  data.cleaned_manifest = ""
-  key = (
-    json.dumps(data.to_dict(), sort_keys=True, default=str),
-    split,
-    config.eval.batch_size,
-    mesh.devices.size,
-  )
-  if key not in _EVAL_CACHE:
-    plain = ml_collections.ConfigDict(config.to_dict())
-    plain.data = data
-    _EVAL_CACHE[key] = evaluate_lib.make_eval_input(plain, split, mesh)
-  return _EVAL_CACHE[key]
-
-
-def restore_best(workdir: str):
-  """The run's checkpoint with the best validation macro-F1, as an inference model."""
-  from abstract_cls.train import checkpointing  # pylint: disable=g-import-not-at-top
-
-  return checkpointing.restore_for_inference(workdir, "best")
-
-
-def evaluate_checkpoint(config, workdir: str, specs: Sequence[EvalSpec]) -> dict:
-  """Restores the best checkpoint and evaluates every spec; -> {spec name: metrics}."""
-  import jax  # pylint: disable=g-import-not-at-top
-
-  from abstract_cls.evaluation import metrics as metrics_lib  # pylint: disable=g-import-not-at-top
-  from abstract_cls.train import evaluate as evaluate_lib  # pylint: disable=g-import-not-at-top
-  from abstract_cls.train import mesh as mesh_lib  # pylint: disable=g-import-not-at-top
-  from abstract_cls.train import state as state_lib
-  from abstract_cls.train import step as step_lib
-
-  model, _, best_step = restore_best(workdir)
-  graphs, params, rest = state_lib.split_model(model)
-  mesh = mesh_lib.make_mesh(config.train.num_devices)
-  params, rest = jax.device_put((params, rest), mesh_lib.replicated(mesh))
-  eval_step = step_lib.make_eval_step(graphs, mesh, config.eval.flip_tta)
-  predictions = {}
-  out = {"_best_step": int(best_step)}
-  for spec in specs:
-    labels, preds, domains = [], [], []
-    for split in spec.splits:
-      if split not in predictions:
-        eval_input = _eval_input(config, split, mesh)
-        arrays = evaluate_lib.predict_arrays(eval_step, params, rest, eval_input)
-        predictions[split] = (
-          np.asarray(eval_input.labels),
-          arrays["pred"],
-          np.asarray(eval_input.domains),
-        )
-      lab, pred, dom = predictions[split]
-      keep = (
-        np.isin(dom, train_filter.domain_indices(spec.domains))
-        if spec.domains
-        else np.ones(len(lab), bool)
-      )
-      labels.append(lab[keep])
-      preds.append(pred[keep])
-      domains.append(dom[keep])
-    labels, preds, domains = map(np.concatenate, (labels, preds, domains))
-    metrics = metrics_lib.compute(labels, preds, domains)
-    metrics.pop("confusion", None)
-    metrics["num_examples"] = int(len(labels))
-    out[spec.name] = metrics
-  return out
-
-
-# ---------------------------------------------------------------------------------------------
 # Running a sweep.
 
 
@@ -241,6 +170,48 @@ def _train(config, workdir: pathlib.Path, variant: Variant, log) -> tuple[dict, 
     return dict(step=rows[-1]["step"] if rows else 0, train=rows[-1] if rows else {}), str(e)
 
 
+def _finished_run(
+  workdir: pathlib.Path,
+  seed: int,
+  settings: dict,
+  preset: Preset,
+  variant: Variant,
+  digest,
+  out_dir,
+  log,
+) -> dict | None:
+  """The result.json in workdir when that finished run is this run; else None (no finished
+  run, or one of other settings, which is then set aside)."""
+  result_path = workdir / RESULT_FILE
+  if not result_path.exists():
+    return None
+  done = json.loads(result_path.read_text())
+  differing = _differing(done, workdir, settings, preset, variant, digest)
+  if not differing:
+    log(f"[skip] {variant.name} seed {seed}: done ({result_path})")
+    return done
+  # A finished run of other settings: its checkpoints must not be resumed, nor lost.
+  aside = run_identity.set_aside(out_dir, workdir)
+  log(
+    f"[rerun] {variant.name} seed {seed}: {', '.join(differing[:6])} changed; the old run is in {aside}"
+  )
+  return None
+
+
+def _evaluate(
+  config, workdir: pathlib.Path, eval_specs, diverged: str, variant: Variant, log
+) -> dict:
+  """The selected checkpoint's metrics per spec; {"_best_step": None} for a run that
+  diverged before its first checkpoint."""
+  try:
+    return checkpoint_eval.evaluate_checkpoint(config, str(workdir), eval_specs)
+  except Exception as e:  # pylint: disable=broad-except
+    if not diverged:
+      raise
+    log(f"[no checkpoint] {variant.name} seed {config.seed}: {type(e).__name__}")
+    return {"_best_step": None}  # diverged before the first checkpoint
+
+
 def run_one(
   config_file: str,
   preset: Preset,
@@ -263,17 +234,9 @@ def run_one(
   digest = _config_hash(config, preset, variant)
   settings = run_identity.flat_settings(config)
   result_path = workdir / RESULT_FILE
-  if result_path.exists():
-    done = json.loads(result_path.read_text())
-    differing = _differing(done, workdir, settings, preset, variant, digest)
-    if not differing:
-      log(f"[skip] {variant.name} seed {seed}: done ({result_path})")
-      return done, False
-    # A finished run of other settings: its checkpoints must not be resumed, nor lost.
-    aside = run_identity.set_aside(out_dir, workdir)
-    log(
-      f"[rerun] {variant.name} seed {seed}: {', '.join(differing[:6])} changed; the old run is in {aside}"
-    )
+  done = _finished_run(workdir, seed, settings, preset, variant, digest, out_dir, log)
+  if done is not None:
+    return done, False
   workdir.mkdir(parents=True, exist_ok=True)
   if restricted:
     train_filter.write(config.data, preset.train_fraction, variant.train_domains, seed, filter_path)
@@ -283,13 +246,7 @@ def run_one(
   train_s = time.time() - start
   if final.get("preempted"):
     raise Stopped(f"{variant.name} seed {seed} stopped by SIGTERM at step {final['step']}")
-  try:
-    evals = evaluate_checkpoint(config, str(workdir), eval_specs)
-  except Exception as e:  # pylint: disable=broad-except
-    if not diverged:
-      raise
-    evals = {"_best_step": None}  # diverged before the first checkpoint
-    log(f"[no checkpoint] {variant.name} seed {seed}: {type(e).__name__}")
+  evals = _evaluate(config, workdir, eval_specs, diverged, variant, log)
   result = dict(
     study_variant=variant.name,
     labels=dict(variant.labels),

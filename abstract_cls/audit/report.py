@@ -170,14 +170,24 @@ def _count_table(table: dict) -> list[str]:
 
 
 def write_markdown(data: dict, result, source, out: pathlib.Path) -> None:
-  coll, items = result.collected, result.items
-  dup, ph, leak = data["duplicates"], data["photos"], data["leakage"]
+  """report.md, with the duplicate-group and photo-candidate sheets it shows, into out."""
   lines = [
     f"# Data audit: {data['source']}",
     "",
     f"{data['num_files']} files, {data['num_readable']} readable, "
     f"{data['num_kept']} kept. Removed by reason: {data['removed_by_reason']}.",
     "",
+  ]
+  lines += _duplicates_section(data["duplicates"], result, source, out)
+  lines += _photos_section(data["photos"], result, source, out)
+  lines += _leakage_and_counts_section(data)
+  (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def _duplicates_section(dup: dict, result, source, out: pathlib.Path) -> list[str]:
+  """The duplicate groups: a line per shown group and their sheet (duplicate_groups.png)."""
+  coll, items = result.collected, result.items
+  lines = [
     "## Duplicate groups",
     "",
     f"Features: `{dup['feature_kind']}`; thresholds: {dup['thresholds']}. "
@@ -212,8 +222,15 @@ def write_markdown(data: dict, result, source, out: pathlib.Path) -> None:
       "![duplicate groups](duplicate_groups.png)",
       "",
     ]
+  return lines
+
+
+def _photos_section(ph: dict, result, source, out: pathlib.Path) -> list[str]:
+  """The photo candidates: the scoring rule, the top-scored sheet (photo_candidates.png), a
+  ranked table."""
+  coll, items = result.collected, result.items
   cut = ph["cut"]
-  lines += [
+  lines = [
     "## Photo candidates",
     "",
     f"Score = weighted mean (photos.STATISTICS) of one-sided robust z-scores of {', '.join(ph['statistics'])}. "
@@ -244,7 +261,13 @@ def write_markdown(data: dict, result, source, out: pathlib.Path) -> None:
     f"| {k + 1} | {p['file']} | {p['score']}{' (candidate)' if p['candidate'] else ''} |"
     for k, p in enumerate(ph["ranked"][:50])
   ]
-  lines += [
+  return lines
+
+
+def _leakage_and_counts_section(data: dict) -> list[str]:
+  """Duplicate groups crossing splits, the class x domain counts before and after, timings."""
+  leak = data["leakage"]
+  lines = [
     "",
     "## Leakage",
     "",
@@ -258,7 +281,7 @@ def write_markdown(data: dict, result, source, out: pathlib.Path) -> None:
   lines += _count_table(data["counts"]["before"])
   lines += ["", "## After cleaning", ""] + _count_table(data["counts"]["after"])
   lines += ["", f"Timings (s): {data['timings_s']}", ""]
-  (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
+  return lines
 
 
 def write_manifest(result, path: pathlib.Path) -> None:

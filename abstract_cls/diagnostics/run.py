@@ -26,6 +26,7 @@ from abstract_cls.diagnostics import (
   errors,
   feature_maps,
   filters,
+  index_page,
   output_size,
   saliency,
 )
@@ -83,6 +84,22 @@ def _read_logs(workdir: pathlib.Path) -> tuple[list[dict], list[dict]]:
   )
 
 
+class _Figures:
+  """Where the figures go and under which title, and the seconds and file of each finished step."""
+
+  def __init__(self, out: pathlib.Path, title: str, options):
+    self.out, self.title, self.options = out, title, options
+    self.timings, self.artefacts = {}, {}
+    self.clock = time.perf_counter()
+
+  def done(self, name, path=None):
+    """Records a written figure (path) or a finished step (no path) and its seconds."""
+    if path is not None:
+      self.artefacts[name] = pathlib.Path(path).name
+    self.timings[name] = round(time.perf_counter() - self.clock, 2)
+    self.clock = time.perf_counter()
+
+
 def inspect_model(
   model: nnx.Module,
   batches: Iterable[dict],
@@ -104,22 +121,13 @@ def inspect_model(
   options = options or inspect_config()
   out = pathlib.Path(out_dir)
   out.mkdir(parents=True, exist_ok=True)
-  timings, artefacts = {}, {}
-  clock = time.perf_counter()
-
-  def done(name, path=None):
-    """Records a written figure (path) or a finished step (no path) and its seconds."""
-    nonlocal clock
-    if path is not None:
-      artefacts[name] = pathlib.Path(path).name
-    timings[name] = round(time.perf_counter() - clock, 2)
-    clock = time.perf_counter()
+  fig = _Figures(out, title, options)
 
   chosen = collect_lib.select_examples(
     labels, domains, options.images_per_domain, options.max_examples
   )
   data = collect_lib.collect(model, batches, labels, domains, chosen, options.max_examples)
-  done("predictions")
+  fig.done("predictions")
   inputs = data.chosen_inputs
   shown = display.to_display(inputs)
   row_titles = [
@@ -130,46 +138,69 @@ def inspect_model(
   # The conv/pool outputs of the chosen images: their trace entries drive 1 and 2.
   outputs = feature_maps.layer_outputs(model, inputs)
   entries = [entry for entry, _ in outputs]
+  _plot_filters(fig, model, entries, inputs)
+  checks, names = _plot_feature_maps(fig, entries, outputs, shown, row_titles, inputs)
+  fmap_shape = _plot_saliency(fig, model, data, chosen, inputs, shown)
+  _plot_mistakes(fig, data)
+  silhouette = _plot_embeddings(fig, data)
+  if metrics_rows:
+    _plot_training_curves(fig, metrics_rows, layer_rows)
 
-  # 1. First-layer filters.
+  summary = _summary(fig, data, command, silhouette, names, fmap_shape, checks)
+  (out / "index.md").write_text(index_page.markdown(summary, checks), encoding="utf-8")
+  (out / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+  return summary
+
+
+def _plot_filters(fig: _Figures, model, entries, inputs) -> None:
+  """1. First-layer filters."""
   kernel = filters.first_layer_kernel(model, entries, in_channels=inputs.shape[-1])
-  done(
+  fig.done(
     "filters",
     filters.plot_filters(
       kernel,
-      out / "filters.png",
-      title=f"{title}: first-layer filters "
+      fig.out / "filters.png",
+      title=f"{fig.title}: first-layer filters "
       f"{kernel.shape[3]} x {kernel.shape[0]}x{kernel.shape[1]}"
       f"x{kernel.shape[2]} (each normalised)",
     ),
   )
 
-  # 2. Feature maps, with the output-size rule checked on every conv and pool.
+
+def _plot_feature_maps(fig: _Figures, entries, outputs, shown, row_titles, inputs):
+  """2. Feature maps, with the output-size rule checked on every conv and pool.
+
+  -> (the output-size checks, the layers shown).
+  """
+  options = fig.options
   checks = output_size.check_trace(entries)
   names = list(options.layers) or feature_maps.default_layers(entries, options.num_layers)
-  done(
+  fig.done(
     "feature_maps",
     feature_maps.plot_feature_maps(
-      shown, outputs, names, row_titles, out / "feature_maps.png", options.channels_per_layer
+      shown, outputs, names, row_titles, fig.out / "feature_maps.png", options.channels_per_layer
     ),
   )
-  done(
+  fig.done(
     "shape_profile",
     feature_maps.plot_shape_profile(
       checks,
-      out / "shape_profile.png",
-      f"{title}: feature-map size and channels through depth (input {inputs.shape[1]} px)",
+      fig.out / "shape_profile.png",
+      f"{fig.title}: feature-map size and channels through depth (input {inputs.shape[1]} px)",
     ),
   )
+  return checks, names
 
-  # 3. Saliency for the chosen examples.
+
+def _plot_saliency(fig: _Figures, model, data, chosen, inputs, shown):
+  """3. Saliency for the chosen examples; -> the shape of the map Grad-CAM used."""
   chosen_probs = data.probs[chosen]
   target = (
-    chosen_probs.argmax(-1) if options.saliency_target == "predicted" else data.labels[chosen]
+    chosen_probs.argmax(-1) if fig.options.saliency_target == "predicted" else data.labels[chosen]
   )
   cams, fmap_shape = saliency.grad_cam(model, inputs, target)
   grads = saliency.input_gradients(model, inputs, target)
-  done(
+  fig.done(
     "saliency",
     saliency.plot_saliency(
       shown,
@@ -178,13 +209,17 @@ def inspect_model(
       data.labels[chosen],
       chosen_probs,
       data.domains[chosen],
-      out / "saliency.png",
-      options.saliency_target,
+      fig.out / "saliency.png",
+      fig.options.saliency_target,
       fmap_shape,
     ),
   )
+  return fmap_shape
 
-  # 4. Mistakes and confusion by domain.
+
+def _plot_mistakes(fig: _Figures, data) -> None:
+  """4. Mistakes and confusion by domain."""
+  options = fig.options
   images = data.thumbnails.astype(np.float32) / 255.0
   galleries = (  # (grouped by, group of each image, mistakes per group, what a group is, layout)
     ("class", data.labels, options.mistakes_per_class, "true class",
@@ -193,26 +228,29 @@ def inspect_model(
   )  # fmt: skip
   for key, groups, per_group, what, layout in galleries:
     picked = errors.confident_mistakes(data.probs, data.labels, groups, per_group)
-    path = out / f"errors_by_{key}.png"
-    caption = f"{title}: most confident mistakes per {what}"
-    done(
+    path = fig.out / f"errors_by_{key}.png"
+    caption = f"{fig.title}: most confident mistakes per {what}"
+    fig.done(
       f"errors_by_{key}",
       errors.plot_error_gallery(
         images, data.probs, data.labels, data.domains, picked, key, path, caption, **layout
       ),
     )
-  done(
+  fig.done(
     "confusion_by_domain",
     errors.plot_confusion_by_domain(
       data.labels,
       data.preds,
       data.domains,
-      out / "confusion_by_domain.png",
+      fig.out / "confusion_by_domain.png",
       num_classes=data.probs.shape[1],
     ),
   )
 
-  # 5. Embedding map.
+
+def _plot_embeddings(fig: _Figures, data):
+  """5. Embedding map; -> the domain silhouette of the embeddings shown."""
+  options = fig.options
   rng = np.random.default_rng(options.seed)
   keep = np.arange(len(data.labels))
   if len(keep) > options.max_embedding_points > 0:
@@ -220,28 +258,33 @@ def inspect_model(
   silhouette = embedding.domain_silhouette(data.embeddings[keep], data.domains[keep])
   for method in options.embedding_methods:
     points, note = embedding.project(data.embeddings[keep], method, options.seed)
-    done(
+    fig.done(
       f"embedding_{method}",
       embedding.plot_embedding(
         points,
         data.labels[keep],
         data.domains[keep],
-        out / f"embedding_{method}.png",
-        f"{title}: model.embed features {data.embeddings.shape[1]}-d, {note}",
+        fig.out / f"embedding_{method}.png",
+        f"{fig.title}: model.embed features {data.embeddings.shape[1]}-d, {note}",
       ),
     )
+  return silhouette
 
-  # 6. Training curves.
-  if metrics_rows:
-    done(
-      "training_curves",
-      curves.plot_training_curves(
-        metrics_rows, out / "training_curves.png", layer_rows, title=f"{title}: training"
-      ),
-    )
 
-  summary = dict(
-    title=title,
+def _plot_training_curves(fig: _Figures, metrics_rows, layer_rows) -> None:
+  """6. Training curves."""
+  fig.done(
+    "training_curves",
+    curves.plot_training_curves(
+      metrics_rows, fig.out / "training_curves.png", layer_rows, title=f"{fig.title}: training"
+    ),
+  )
+
+
+def _summary(fig: _Figures, data, command, silhouette, names, fmap_shape, checks) -> dict:
+  """The numbers behind index.md (written as summary.json)."""
+  return dict(
+    title=fig.title,
     command=command,
     backend=f"JAX {jax.default_backend()}, {jax.devices()[0].device_kind}",
     num_examples=int(len(data.labels)),
@@ -266,75 +309,9 @@ def inspect_model(
       )
       for c in checks
     ],
-    artefacts=artefacts,
-    seconds=timings,
+    artefacts=fig.artefacts,
+    seconds=fig.timings,
   )
-  (out / "index.md").write_text(_index_markdown(summary, checks), encoding="utf-8")
-  (out / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
-  return summary
-
-
-def _index_markdown(summary: dict, checks) -> str:
-  a = summary["artefacts"]
-  lines = [f"# Inspect: {summary['title']}", ""]
-  if summary.get("command"):
-    lines.extend([f"Made by `{summary['command']}` ({summary['backend']}).", ""])
-  lines.extend(
-    [
-      f"{summary['num_examples']} examples, accuracy {summary['accuracy']:.3f}; by domain: "
-      + ", ".join(f"{d.lower()} {acc:.3f}" for d, acc in summary["per_domain_accuracy"].items())
-      + ".",
-      "",
-    ]
-  )
-
-  def figure(key, heading, text):
-    if key in a:
-      lines.extend(
-        [f"## {heading}", ""] + ([text, ""] if text else []) + [f"![{key}]({a[key]})", ""]
-      )
-
-  figure(
-    "filters",
-    "1. First-layer filters",
-    "Each filter min-max normalised on its own (Krizhevsky et al. 2012, Fig. 3 layout).",
-  )
-  figure(
-    "feature_maps",
-    "2. Feature maps",
-    "Strongest channels of the chosen layers for a few images per domain; each column "
-    "title gives K, S, P and the output size O = floor((I - K + 2P) / S) + 1.",
-  )
-  bad = sum(not c.ok for c in checks)
-  lines.extend(
-    [
-      f"Output-size rule on all {len(checks)} conv/pool layers: "
-      + ("all match." if not bad else f"**{bad} mismatch(es)**."),
-      "",
-      output_size.markdown_table(checks),
-    ]
-  )
-  figure("shape_profile", "Map size through depth", "Height (log2) and channels per layer.")
-  figure(
-    "saliency",
-    "3. Saliency",
-    f"Grad-CAM on the last conv feature map {tuple(summary['last_feature_map'][1:])} and "
-    "plain input gradients.",
-  )
-  figure("errors_by_class", "4. Most confident mistakes per class", "")
-  figure("errors_by_domain", "Most confident mistakes per domain", "")
-  figure("confusion_by_domain", "Confusion matrix by domain", "Row-normalised; cells give counts.")
-  silhouette = summary["domain_silhouette"]
-  note = (
-    ""
-    if silhouette is None
-    else f"Domain silhouette of the embeddings (Euclidean): {silhouette:.3f} "
-    "(near 0: domains mixed; towards 1: domains form their own clusters)."
-  )
-  for n, key in enumerate(k for k in a if k.startswith("embedding_")):
-    figure(key, f"5. Embedding map ({key.split('_', 1)[1]})", "" if n else note)
-  figure("training_curves", "6. Training curves", "From metrics.jsonl and layer_grad_norms.jsonl.")
-  return "\n".join(lines) + "\n"
 
 
 def run_inspect(

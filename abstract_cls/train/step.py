@@ -44,25 +44,12 @@ def make_train_step(graphs, train_input, optimizer, config, class_weights, mesh)
   The step returns (state, acc, leaf_norms): leaf_norms is the gradient norm of every
   parameter leaf (same structure as params) when with_layer_norms, else {}.
   """
-  loss_config = config.loss
   averaging = optimizer_lib.averaging(config.optimizer)
   ema_decay = float(config.optimizer.ema_decay)
   class_weights = jnp.asarray(class_weights, jnp.float32)
   data_sharding = mesh_lib.batch_sharded(mesh)
 
-  def loss_fn(params, rest, batch):
-    model = nnx.merge(graphs.train, params, rest)
-    logits = model(batch["image"]).astype(jnp.float32)
-    _, _, new_rest = nnx.split(model, nnx.Param, ...)
-    loss = losses.classification_loss(
-      logits,
-      batch["label_probs"],
-      class_weights,
-      label_smoothing=loss_config.label_smoothing,
-      focal_gamma=loss_config.focal_gamma,
-    )
-    total = loss + losses.weight_penalty(params, loss_config.l1, loss_config.l2)
-    return total, (loss, logits, nnx.to_pure_dict(new_rest))
+  loss_fn = _make_loss_fn(graphs, class_weights, config.loss)
 
   def train_step(state, acc, device_data, host_batch, schedule, with_layer_norms=False):
     step = state["step"]
@@ -92,24 +79,10 @@ def make_train_step(graphs, train_input, optimizer, config, class_weights, mesh)
     new_state = jax.tree_util.tree_map(lambda n, o: jnp.where(finite, n, o), updated, kept)
     new_state["step"] = step + 1
 
-    labels = batch["label"]
-    correct = jnp.sum((jnp.argmax(logits, -1) == labels).astype(jnp.float32))
-    new_acc = dict(
-      loss_sum=acc["loss_sum"] + loss,
-      correct=acc["correct"] + correct,
-      count=acc["count"] + labels.shape[0],
-      steps=acc["steps"] + 1.0,
-      lr=jnp.asarray(lr, jnp.float32),
-      grad_norm=grad_norm,
-      param_norm=optax.tree.norm(params),
-      update_norm=optax.tree.norm(updates),
-      nonfinite_step=jnp.where((acc["nonfinite_step"] < 0) & ~finite, step, acc["nonfinite_step"]),
+    new_acc = _accumulate(
+      acc, step, finite, loss, logits, batch["label"], lr, grad_norm, params, updates
     )
-    leaf_norms = {}
-    if with_layer_norms:  # grouped into layers (by Param metadata) on the host
-      leaf_norms = jax.tree_util.tree_map(
-        lambda g: jnp.sqrt(jnp.sum(jnp.square(g.astype(jnp.float32)))), grads
-      )
+    leaf_norms = _leaf_norms(grads) if with_layer_norms else {}
     return new_state, new_acc, leaf_norms
 
   jitted = jax.jit(
@@ -119,6 +92,49 @@ def make_train_step(graphs, train_input, optimizer, config, class_weights, mesh)
     out_shardings=mesh_lib.replicated(mesh),
   )
   return jitted
+
+
+def _make_loss_fn(graphs, class_weights, loss_config):
+  """-> loss_fn(params, rest, batch) -> (total, (loss, logits, the updated non-params))."""
+
+  def loss_fn(params, rest, batch):
+    model = nnx.merge(graphs.train, params, rest)
+    logits = model(batch["image"]).astype(jnp.float32)
+    _, _, new_rest = nnx.split(model, nnx.Param, ...)
+    loss = losses.classification_loss(
+      logits,
+      batch["label_probs"],
+      class_weights,
+      label_smoothing=loss_config.label_smoothing,
+      focal_gamma=loss_config.focal_gamma,
+    )
+    total = loss + losses.weight_penalty(params, loss_config.l1, loss_config.l2)
+    return total, (loss, logits, nnx.to_pure_dict(new_rest))
+
+  return loss_fn
+
+
+def _accumulate(acc, step, finite, loss, logits, labels, lr, grad_norm, params, updates):
+  """The accumulators after one step: sums grow, health norms are this step's."""
+  correct = jnp.sum((jnp.argmax(logits, -1) == labels).astype(jnp.float32))
+  return dict(
+    loss_sum=acc["loss_sum"] + loss,
+    correct=acc["correct"] + correct,
+    count=acc["count"] + labels.shape[0],
+    steps=acc["steps"] + 1.0,
+    lr=jnp.asarray(lr, jnp.float32),
+    grad_norm=grad_norm,
+    param_norm=optax.tree.norm(params),
+    update_norm=optax.tree.norm(updates),
+    nonfinite_step=jnp.where((acc["nonfinite_step"] < 0) & ~finite, step, acc["nonfinite_step"]),
+  )
+
+
+def _leaf_norms(grads):
+  """The gradient norm of every parameter leaf (the host groups them into layers)."""
+  return jax.tree_util.tree_map(
+    lambda g: jnp.sqrt(jnp.sum(jnp.square(g.astype(jnp.float32)))), grads
+  )
 
 
 def make_eval_step(graphs, mesh, flip_tta: bool = False):
