@@ -293,7 +293,7 @@ def findings(runs, out_dir) -> list[findings_lib.Finding]:
   )
   r20, r20s = _stat(groups, "resnet20", train)
   r56, r56s = _stat(groups, "resnet56", train)
-  r110, r110s = _stat(groups, "resnet110", train)
+  _, r110s = _stat(groups, "resnet110", train)
   deeper = [f"resnet{d}" for d in (56, 110) if groups.get(f"resnet{d}")]
   above = [name for name in deeper if _above(groups, name, "resnet20", train)]
   out.append(
